@@ -3,7 +3,6 @@
 #   make SANITIZE=address,undefined BUILD=build-asan   sanitizer build
 #   make test       deps + both builds + unit tests + integration tests
 #   make demo       deps + build + curl through ustack against nginx in a test network
-#   make bench      performance against the kernel (tests/bench)
 #   make install PREFIX=/usr/local
 
 CC       ?= cc
@@ -65,7 +64,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libustack_stack.a
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-.PHONY: all deps unit integration test test-release test-asan demo bench install clean
+.PHONY: all deps unit integration test demo install clean
 deps:
 	@bash tests/deps.sh
 
@@ -82,9 +81,6 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash demo/demo.sh $(BUILD)
-
-bench: deps all
-	@bash tests/bench/run.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin

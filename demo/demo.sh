@@ -84,8 +84,10 @@ else
 fi
 
 # --- 1. ping -----------------------------------------------------------------------------
-step "1. ping $US_IP from the peer while 'ustack run -- sleep 8' runs"
-ustack_bg_with pinged --pcap "$DIR/ping.pcap" -- sleep 8
+# The stack starts with the program's first AF_INET socket (a shell that only forks and execs
+# never starts one), so the program kept running here holds a UDP socket.
+step "1. ping $US_IP from the peer while a UDP listener runs over ustack"
+ustack_bg_with pinged --pcap "$DIR/ping.pcap" -- timeout 8 socat -u UDP4-RECV:9999 -
 ready=0
 for ((i = 0; i < 10; i++)); do
     if in_peer ping -c 1 -W 0.5 "$US_IP" >/dev/null 2>&1; then ready=1; break; fi

@@ -34,6 +34,8 @@
 	/* udp */                                                                \
 	X(udp_rx) X(udp_tx) X(udp_drop_short) X(udp_drop_checksum)                \
 	X(udp_drop_len) X(udp_drop_no_port) X(udp_drop_rcvbuf)                    \
+	X(udp_drop_bcast_no_port) X(udp_rx_queued) X(udp_tx_dropped)             \
+	X(udp_loopback) X(udp_errors_reported)                                   \
 	/* tcp */                                                                \
 	X(tcp_rx) X(tcp_tx) X(tcp_drop_short) X(tcp_drop_checksum)                \
 	X(tcp_drop_offset) X(tcp_drop_options) X(tcp_drop_no_conn)                \
