@@ -47,6 +47,11 @@ struct icmp_error {
 			     * unreachable, parameter problem …); time exceeded and
 			     * "fragmentation needed" are soft */
 };
+/* Parse a received error (m at the ICMP header, len bytes): fills e and the quoted
+ * datagram's protocol. -EINVAL: truncated or malformed quote, or not about a datagram of
+ * ours; -EOPNOTSUPP: a type or code that is not passed on (Linux ignores them too). */
+int icmp_parse_error(const struct ustack *st, const uint8_t *m, size_t len,
+		     struct icmp_error *e, uint8_t *inner_proto);
 void udp_icmp_error(struct ustack *st, const struct icmp_error *e);
 void tcp_icmp_error(struct ustack *st, const struct icmp_error *e);
 
