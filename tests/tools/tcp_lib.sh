@@ -1,0 +1,144 @@
+# shellcheck shell=bash
+# tests/tools/tcp_lib.sh — helpers shared by tests/integration/t_tcp_*.sh (source it after
+# tests/lib/net.sh; net_setup or net_adopt must have run before the functions that use the
+# namespaces).
+#
+#   tcp_gen NAME SIZE SEED         $T_TMP/NAME: SIZE bytes (k/m suffix) of reproducible data
+#                                  (tests/tools/gen_data); prints the path
+#   tcp_sha FILE                   the sha256 of FILE (hex only)
+#   tcp_nginx_start ROOT [PORT]    nginx in the peer namespace, config and logs in
+#                                  $T_TMP/nginx, serving ROOT on $PEER_IP:PORT (default 80),
+#                                  sendfile and keep-alive on; access log $T_TMP/nginx/access.log
+#                                  with lines "<$connection> <$connection_requests> <uri>
+#                                  <status> <bytes>"; waits until it listens
+#   tcp_sink_start [PORT]          tests/tools/http_sink.py (POST → "sha256 bytes") in the peer
+#                                  namespace on $PEER_IP:PORT (default 8080), log $T_TMP/sink.req
+#   tcp_us_run SECS OPT... -- CMD  ustack_run_with bounded by SECS
+#   tcp_wait_us_tcp PORT SECS      until a TCP connect from the peer to $US_IP:PORT succeeds
+#                                  (for servers running over ustack, invisible to ss); the
+#                                  probe connection is closed at once, so use it only with
+#                                  servers that survive an empty connection
+#   tcp_us_bg NAME OPT... -- CMD   ustack_bg_with
+#   tcp_ms                         milliseconds since the epoch
+#   tcp_need_build                 need_build, and the test tools built
+#   tcp_net_ready                  call after net_setup/net_adopt (see TCP_OVER_KERNEL)
+# TCP_OVER_KERNEL=1 (for checking a test itself, not for CI): tcp_net_ready gives us0 the
+# kernel address and tcp_us_run/tcp_us_bg run the command without ustack (options dropped), so
+# the test's own logic can be seen to pass against the kernel; checks that read ustack's trace
+# logs fail then, as they should.
+# Variables: PY (Debian's /usr/bin/python3), TOOLS (source dir), TOOLS_BIN (built tools).
+
+[[ -n ${_USTACK_TCP_LIB_SH:-} ]] && return 0
+_USTACK_TCP_LIB_SH=1
+
+PY=/usr/bin/python3
+TOOLS=$REPO/tests/tools
+TOOLS_BIN=$BUILD/tests/tools
+
+tcp_gen() {
+    local path=$T_TMP/$1
+    "$TOOLS_BIN/gen_data" "$3" "$2" "$path" || die "gen_data $3 $2 failed"
+    printf '%s\n' "$path"
+}
+
+tcp_sha() {
+    local sum
+    sum=$(sha256sum <"$1") || return 1
+    printf '%s\n' "${sum%% *}"
+}
+
+tcp_ms() { date +%s%3N; }
+
+tcp_nginx_start() {
+    local root=$1 port=${2:-80} dir=$T_TMP/nginx
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $dir/error.log info;
+pid $dir/nginx.pid;
+events { worker_connections 256; }
+http {
+    log_format conn '\$connection \$connection_requests \$uri \$status \$body_bytes_sent';
+    access_log $dir/access.log conn;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    keepalive_requests 1000;
+    server {
+        listen $PEER_IP:$port;
+        root $root;
+    }
+}
+EOF
+    in_peer nginx -t -q -c "$dir/nginx.conf" -p "$dir" >"$dir/check.log" 2>&1 ||
+        die "nginx config rejected: $(cat "$dir/check.log")"
+    start_peer_bg nginx nginx -c "$dir/nginx.conf" -p "$dir"
+    wait_port_peer "$port" tcp 10 ||
+        die "nginx did not start: $(cat "$(bg_log nginx)" "$dir/error.log" 2>/dev/null | tail -n 5)"
+}
+
+tcp_sink_start() {
+    local port=${1:-8080}
+    start_peer_bg sink "$PY" "$TOOLS/http_sink.py" "$PEER_IP" "$port" "$T_TMP/sink.req"
+    wait_port_peer "$port" tcp 10 || die "http_sink did not start: $(cat "$(bg_log sink)")"
+}
+
+tcp_need_build() {
+    [[ -x $TOOLS_BIN/gen_data ]] || die "$TOOLS_BIN/gen_data is missing (make BUILD=${BUILD#"$REPO"/})"
+    [[ ${TCP_OVER_KERNEL:-0} == 1 ]] || need_build
+}
+
+tcp_net_ready() {
+    if [[ ${TCP_OVER_KERNEL:-0} == 1 ]]; then
+        info "TCP_OVER_KERNEL=1: running the 'ustack' side over the kernel stack"
+        kernel_addr_on
+    elif [[ -n $(in_us ip -4 -o addr show dev "$US_IF") ]]; then
+        die "$US_IF has a kernel IPv4 address: the test would not go through ustack"
+    fi
+}
+
+# Sets _TCP_ARGV: the command line for "OPT... -- CMD..." (over ustack, or the kernel).
+_tcp_argv() {
+    if [[ ${TCP_OVER_KERNEL:-0} == 1 ]]; then
+        while (($#)) && [[ $1 != -- ]]; do shift; done
+        shift
+        _TCP_ARGV=(ip netns exec "$NS_US" "$@")
+    else
+        _net_ustack_argv "$@" || return 2
+        _TCP_ARGV=("${_NET_ARGV[@]}")
+    fi
+}
+
+tcp_us_run() {
+    local secs=$1
+    shift
+    _tcp_argv "$@" || return 2
+    run_timeout "$secs" "${_TCP_ARGV[@]}"
+}
+
+tcp_us_bg() {
+    local name=$1
+    shift
+    _tcp_argv "$@" || return 2
+    _net_start_bg "$name" "${_TCP_ARGV[@]}"
+}
+
+tcp_wait_us_tcp() {
+    local port=$1 secs=$2 deadline
+    deadline=$(($(tcp_ms) + secs * 1000))
+    while (($(tcp_ms) < deadline)); do
+        if in_peer timeout 1 bash -c "exec 3<>/dev/tcp/$US_IP/$port" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
