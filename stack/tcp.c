@@ -774,9 +774,14 @@ static struct tcp_conn *tcp_conn_renew(struct tcp_conn *old)
 	c->syn_retries = old->syn_retries;
 	c->linger2_s = old->linger2_s;
 	memcpy(c->cc_name, old->cc_name, sizeof c->cc_name);
+	bool rebind = old->bound_explicitly;
+	uint16_t port = old->tuple.local_port;
+	c->tuple.local_ip = old->tuple.local_ip;
 	old->sock->pcb = c;
 	old->sock = NULL;
 	tcp_conn_free(old);
+	if (rebind && tcp_bind_to(c, port) == 0)
+		c->bound_explicitly = true;
 	return c;
 }
 
@@ -817,6 +822,10 @@ static int tcp_connect(struct ustack *st, struct sock *s, const struct sockaddr_
 			c->connect_reported = true;
 			return -err;
 		}
+		/* the readiness mirror of a failed connection is final (sock.h): it cannot be
+		 * paired again, so a socket can retry only while its mirror is still usable */
+		if (s->mirror_fd < 0 && (s->mirror_hup || s->mirror_err))
+			return -EISCONN;
 		c = tcp_conn_renew(c);
 		if (!c)
 			return -ENOMEM;
