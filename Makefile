@@ -13,8 +13,8 @@ SANITIZE ?=
 WARN   = -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-align -Wwrite-strings \
          -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS_ALL = -std=gnu11 -O2 -g -fPIC $(WARN) -MMD -MP -Iinclude -Istack -D_GNU_SOURCE $(CFLAGS)
-LDLIBS_STACK = -lev -lpcap -lpthread
-LDLIBS_SHIM  = $(LDLIBS_STACK) -lcares -ldl
+LDLIBS_STACK = -lev -lpthread -ldl
+LDLIBS_SHIM  = $(LDLIBS_STACK) -lcares
 ifneq ($(SANITIZE),)
 CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DUSTACK_SANITIZE='"$(SANITIZE)"'
 LDFLAGS    += -fsanitize=$(SANITIZE)
@@ -45,7 +45,7 @@ $(BUILD)/libustack_stack.a: $(STACK_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libustack.so: $(SHIM_OBJ) $(STACK_OBJ)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libustack.so -o $@ $^ $(LDLIBS_SHIM)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,defs -Wl,-soname,libustack.so -o $@ $^ $(LDLIBS_SHIM)
 
 $(BUILD)/ustack: $(BUILD)/shim/ustack.o
 	$(CC) $(LDFLAGS) -o $@ $^
