@@ -130,6 +130,49 @@ static void mirror_set_err(struct sock *s)
 	s->mirror_err = true;
 }
 
+/* Datagram sockets (UDP) use an AF_UNIX SOCK_DGRAM pair, whose POLLERR can come and go as a
+ * UDP socket's does: a byte sent from app_fd into mirror_fd, then mirror_fd disconnecting
+ * (connect AF_UNSPEC) with that byte unread, makes the kernel set ECONNRESET on app_fd and wake
+ * its waiters; mirror_fd then reconnects to app_fd's autobound name. Reading SO_ERROR on app_fd
+ * clears it again. Shutdown is shown by shutting app_fd itself (a datagram pair does not pass
+ * it on to the peer). */
+static void mirror_dgram_err(struct sock *s, bool want_err)
+{
+	int e;
+	socklen_t l = sizeof(e);
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+	if (want_err && !s->mirror_err) {
+		if (sys_sendto(s->app_fd, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0) == 1 &&
+		    sys_connect(s->mirror_fd, &unspec, sizeof(unspec)) == 0)
+			s->mirror_err = true;
+		if (sys_connect(s->mirror_fd, (struct sockaddr *)&s->mirror_app_addr,
+				s->mirror_app_addr_len) < 0)
+			LOG_WARN("socket %llu: readiness mirror lost its peer: %s",
+				 (unsigned long long)s->id, strerror(errno));
+	} else if (!want_err && s->mirror_err) {
+		sys_getsockopt(s->app_fd, SOL_SOCKET, SO_ERROR, &e, &l);
+		s->mirror_err = false;
+	}
+}
+
+static void mirror_dgram_readiness(struct sock *s, int mask, bool new_data)
+{
+	int how = -1;
+
+	mirror_set_in(s, mask & POLLIN, new_data);
+	mirror_dgram_err(s, mask & POLLERR);
+	if ((mask & POLLHUP) && !s->mirror_hup) {
+		how = SHUT_RDWR;
+		s->mirror_hup = s->mirror_rdhup = true;
+	} else if ((mask & POLLRDHUP) && !s->mirror_rdhup) {
+		how = SHUT_RD;
+		s->mirror_rdhup = true;
+	}
+	if (how >= 0)
+		sys_shutdown(s->app_fd, how);
+}
+
 void sock_readiness(struct ustack *st, struct sock *s, bool new_data)
 {
 	int mask;
@@ -137,18 +180,21 @@ void sock_readiness(struct ustack *st, struct sock *s, bool new_data)
 	if (s->mirror_fd < 0)
 		return;   /* unpaired (fresh TCP socket), or the terminal error was applied */
 	mask = s->proto->poll_mask(st, s);
+	if (s->proto->type == SOCK_DGRAM) {
+		mirror_dgram_readiness(s, mask, new_data);
+		return;
+	}
 	if (s->mirror_hup) {
-		if ((mask & POLLERR) && s->proto->type == SOCK_STREAM)
+		if (mask & POLLERR)
 			mirror_set_err(s);
 		return;
 	}
-	mirror_set_in(s, (mask & (POLLIN | POLLRDHUP)) || ((mask & POLLERR) && s->proto->type ==
-			  SOCK_DGRAM), new_data);
+	mirror_set_in(s, mask & (POLLIN | POLLRDHUP), new_data);
 	if ((mask & POLLRDHUP) && !s->mirror_rdhup) {
 		sys_shutdown(s->mirror_fd, SHUT_WR);
 		s->mirror_rdhup = true;
 	}
-	if ((mask & POLLHUP) || ((mask & POLLERR) && s->proto->type == SOCK_STREAM)) {
+	if (mask & (POLLHUP | POLLERR)) {
 		mirror_set_hup(s);
 		if (mask & POLLERR)
 			mirror_set_err(s);
@@ -188,6 +234,20 @@ static int mirror_listener(struct sock_table *t)
 		t->pair_listener = -1;
 		return -e;
 	}
+	return 0;
+}
+
+/* The datagram mirror's app end gets an (abstract, autobound) name so that mirror_fd can
+ * reconnect to it after the disconnect that shows POLLERR. */
+static int mirror_dgram_name(struct sock *s)
+{
+	sa_family_t family = AF_UNIX;
+
+	s->mirror_app_addr_len = sizeof(s->mirror_app_addr);
+	if (sys_bind(s->app_fd, (struct sockaddr *)&family, sizeof(family)) < 0 ||
+	    sys_getsockname(s->app_fd, (struct sockaddr *)&s->mirror_app_addr,
+			&s->mirror_app_addr_len) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -231,7 +291,8 @@ int sock_new(struct ustack *st, const struct sock_proto *proto, bool paired, boo
 	s->app_fd = s->mirror_fd = -1;
 	if (paired) {
 		int sv[2];
-		if (sys_socketpair(AF_UNIX, SOCK_STREAM | cflag, 0, sv) < 0) {
+		int kind = proto->type == SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
+		if (sys_socketpair(AF_UNIX, kind | cflag, 0, sv) < 0) {
 			rc = -errno;
 			free(s);
 			return rc;
@@ -240,6 +301,12 @@ int sock_new(struct ustack *st, const struct sock_proto *proto, bool paired, boo
 		s->mirror_fd = sv[1];
 		fcntl(s->mirror_fd, F_SETFD, FD_CLOEXEC);
 		fcntl(s->mirror_fd, F_SETFL, O_NONBLOCK);
+		if (kind == SOCK_DGRAM && (rc = mirror_dgram_name(s)) < 0) {
+			sys_close(s->app_fd);
+			sys_close(s->mirror_fd);
+			free(s);
+			return rc;
+		}
 	} else {
 		s->app_fd = sys_socket(AF_UNIX, SOCK_STREAM | cflag, 0);
 		if (s->app_fd < 0) {
@@ -476,7 +543,8 @@ static void sock_sync_error(struct ustack *st, struct sock *s)
 	int e;
 	socklen_t l = sizeof(e);
 
-	if (s->mirror_err && s->so_error == 0 && !(s->proto->poll_mask(st, s) & POLLERR))
+	if (s->proto->type == SOCK_STREAM && s->mirror_err && s->so_error == 0 &&
+	    !(s->proto->poll_mask(st, s) & POLLERR))
 		sys_getsockopt(s->app_fd, SOL_SOCKET, SO_ERROR, &e, &l);
 }
 

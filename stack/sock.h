@@ -9,6 +9,7 @@
  *   POLLRDHUP  shutdown(mirror_fd, SHUT_WR)            (peer's FIN)
  *   POLLHUP    shutdown(mirror_fd, SHUT_RDWR)          (both directions closed)
  *   POLLERR    mirror_fd closed with unread bytes (the kernel sets ECONNRESET on app_fd)
+ * (UDP sockets use a SOCK_DGRAM pair instead, so that POLLERR can clear again: see sock.c.)
  * so poll/select/epoll (level, edge, oneshot, nested, several sets, mixed with other fds)
  * are the kernel's own, and blocking calls sleep in the kernel on app_fd (recv MSG_PEEK for
  * "readable", a 1-byte send for "writable"), which gives EINTR/SA_RESTART and
@@ -31,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <uthash.h>
 
 struct ustack;
@@ -80,6 +82,8 @@ struct sock {
 	bool mirror_has_byte;      /* a byte sits in mirror_fd's queue, ready to make POLLERR */
 	bool mirror_err;           /* mirror_fd closed with that byte: POLLERR shown */
 	bool new_data_edge;        /* data arrived since the app last read: re-signal for EPOLLET */
+	struct sockaddr_un mirror_app_addr;   /* datagram mirror: app_fd's autobound name */
+	socklen_t mirror_app_addr_len;
 
 	/* generic options (SOL_SOCKET) */
 	int so_error;              /* pending error (positive errno); SO_ERROR reads and clears */

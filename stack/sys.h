@@ -38,5 +38,7 @@ static inline int sys_getsockopt(int fd, int level, int name, void *v, socklen_t
 static inline int sys_ioctl(int fd, unsigned long req, void *arg)
 { return (int)syscall(SYS_ioctl, fd, req, arg); }
 static inline int sys_shutdown(int fd, int how) { return (int)syscall(SYS_shutdown, fd, how); }
+static inline int sys_getsockname(int fd, struct sockaddr *a, socklen_t *l)
+{ return (int)syscall(SYS_getsockname, fd, a, l); }
 
 #endif

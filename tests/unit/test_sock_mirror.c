@@ -64,7 +64,7 @@ Test(sock_mirror, fresh_stream_socket_polls_like_fresh_tcp)
 
 Test(sock_mirror, follows_in_out_transitions)
 {
-	struct sock *s = paired(&fake_dgram);
+	struct sock *s = paired(&fake_stream);
 	static const int masks[] = { POLLOUT, POLLIN | POLLOUT, POLLIN, 0, POLLOUT, POLLIN, POLLOUT };
 
 	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
@@ -106,6 +106,35 @@ Test(sock_mirror, reset_while_connecting_shows_err_hup)
 	fake_mask = POLLIN | POLLOUT | POLLRDHUP | POLLHUP | POLLERR;   /* refused */
 	sock_readiness(st, s, false);
 	cr_expect_eq(kernel_revents(s->app_fd), POLLIN | POLLOUT | POLLRDHUP | POLLHUP | POLLERR);
+	close(s->app_fd);
+	sock_free(st, s);
+}
+
+Test(sock_mirror, datagram_error_comes_and_goes)
+{
+	struct sock *s = paired(&fake_dgram);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET }, out[2];
+	int ep = epoll_create1(0);
+
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, s->app_fd, &ev), 0);
+	fake_mask = POLLOUT;
+	sock_readiness(st, s, false);
+	cr_expect_eq(kernel_revents(s->app_fd), POLLOUT);
+	fake_mask = POLLOUT | POLLERR;                   /* ICMP port unreachable */
+	sock_readiness(st, s, true);
+	cr_expect_eq(kernel_revents(s->app_fd), POLLOUT | POLLERR);
+	cr_expect_eq(epoll_wait(ep, out, 2, 0), 1, "the error wakes an edge-triggered waiter");
+	cr_expect_eq(out[0].events & EPOLLERR, EPOLLERR);
+	fake_mask = POLLOUT | POLLIN;                    /* error read; a datagram queued */
+	sock_readiness(st, s, true);
+	cr_expect_eq(kernel_revents(s->app_fd), POLLOUT | POLLIN);
+	fake_mask = POLLOUT | POLLIN | POLLERR;          /* and a second error */
+	sock_readiness(st, s, true);
+	cr_expect_eq(kernel_revents(s->app_fd), POLLOUT | POLLIN | POLLERR);
+	fake_mask = POLLOUT | POLLIN | POLLRDHUP;        /* shutdown(SHUT_RD) */
+	sock_readiness(st, s, false);
+	cr_expect_eq(kernel_revents(s->app_fd), POLLOUT | POLLIN | POLLRDHUP);
+	close(ep);
 	close(s->app_fd);
 	sock_free(st, s);
 }
