@@ -7,9 +7,8 @@
 # Traces, pcaps and server logs stay in /tmp/ustack-demo-<time>/ for you to look at.
 set -uo pipefail
 
-# Until TCP works in the stack the demo passes on the ping and dig steps alone; set this to 1
-# (or run with DEMO_REQUIRE_TCP=1) to make the curl step count as well.
-DEMO_REQUIRE_TCP=${DEMO_REQUIRE_TCP:-0}
+# Every step counts towards the exit status (DEMO_REQUIRE_TCP=0 lets only ping and dig count).
+DEMO_REQUIRE_TCP=${DEMO_REQUIRE_TCP:-1}
 
 FILE_BYTES=$((1024 * 1024))
 
