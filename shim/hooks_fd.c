@@ -9,6 +9,7 @@
 #include <linux/sockios.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -94,30 +95,40 @@ int fcntl64(int fd, int cmd, ...)
  * are the stack's; other requests go to the kernel fd. */
 static int shim_ioctl_sock(struct shim_sock *ss, int fd, unsigned long req, void *arg)
 {
-	int r;
+	int r, value = 0;
 
+	/* arg may be unaligned (the kernel copies bytes): read and write it with memcpy */
 	switch (req) {
 	case FIONBIO:
 		r = REAL(ioctl)(fd, req, arg);
-		if (r == 0)
-			fdtable_set_nonblock(ss, *(const int *)arg != 0);
+		if (r == 0) {
+			memcpy(&value, arg, sizeof(value));
+			fdtable_set_nonblock(ss, value != 0);
+		}
 		return r < 0 ? -errno : r;
 	case FIONREAD:
 		if (shim_forked_child)
 			return -ENETDOWN;
-		return SHIM_STACK(us_ioctl_inq(ss->us, (int *)arg));
+		r = SHIM_STACK(us_ioctl_inq(ss->us, &value));
+		break;
 	case SIOCOUTQ:
 		/* The stack has no query for unsent bytes yet; UDP sends synchronously (0 is
-		 * exact), TCP reports 0 until us_ioctl_outq exists (shim/README.md). */
-		*(int *)arg = 0;
-		return 0;
+		 * exact), TCP reports 0 until the API has one (shim/README.md). */
+		r = 0;
+		break;
 	case SIOCATMARK:
-		*(int *)arg = 0;  /* no urgent data is ever marked */
-		return 0;
+		r = 0;  /* no urgent data is ever marked */
+		break;
 	default:
 		r = REAL(ioctl)(fd, req, arg);
 		return r < 0 ? -errno : r;
 	}
+	if (r < 0)
+		return r;
+	if (!arg)
+		return -EFAULT;
+	memcpy(arg, &value, sizeof(value));
+	return 0;
 }
 
 int ioctl(int fd, unsigned long req, ...)

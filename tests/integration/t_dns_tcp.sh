@@ -65,12 +65,22 @@ check_fetch() {
     fi
 }
 check_fetch curl_by_name curl -sS --max-time 20 http://web.test:8080/hello.txt
-check_fetch wget_by_name wget -q -T 20 -t 1 -O - http://web.test:8080/hello.txt
+# wget hangs at start-up (bindtextdomain) with the ASan runtime preloaded even without ustack:
+# in a sanitizer build it is run only if it survives that alone.
+fetches=3
+asan=$(ldd "$BUILD/libustack.so" | awk '/libasan/ { print $3 }')
+if [[ -n $asan ]] && ! timeout 5 env LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0 \
+    wget --version >/dev/null 2>&1; then
+    info "wget not run: it hangs with $asan preloaded, without ustack too"
+    fetches=2
+else
+    check_fetch wget_by_name wget -q -T 20 -t 1 -O - http://web.test:8080/hello.txt
+fi
 check_fetch python_by_name "$PYTHON" -c '
 import sys, urllib.request
 sys.stdout.write(urllib.request.urlopen("http://web.test:8080/hello.txt", timeout=20).read().decode())'
 n=$(dns_log | grep -c 'query\[A\] web\.test from 192\.0\.2\.2' || true)
-expect_eq dnsmasq_saw_ustack_queries "$n" 3 || true
+expect_eq dnsmasq_saw_ustack_queries "$n" "$fetches" || true
 
 # 3. A truncated UDP answer: c-ares asks again over TCP and gets every record.
 status=0
