@@ -13,7 +13,8 @@
  *     to libc as AF_INET without AI_ADDRCONFIG (the kernel sees no IPv4 address here, ustack has
  *     one), so a passive NULL host gives 0.0.0.0 only and never "::".
  *   - a name with AF_INET or AF_UNSPEC: c-ares, IPv4 results only (ustack has no IPv6 yet: like a
- *     host without IPv6 under AI_ADDRCONFIG).
+ *     host without IPv6 under AI_ADDRCONFIG). A name that is no valid host name (res_hnok: empty,
+ *     spaces …) is looked up in /etc/hosts only: glibc sends no query for it either.
  *   - a name with AF_INET6: EAI_NONAME, which is what glibc answers on an IPv4-only host with
  *     AI_ADDRCONFIG (gethostbyname2: HOST_NOT_FOUND). An AF_INET6 socket would be the kernel's,
  *     which has no route here; programs that try AF_INET6 first then fall back to AF_INET.
@@ -55,6 +56,7 @@
 #include <dlfcn.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,10 +307,10 @@ static const struct ares_socket_functions dns_socket_functions = {
 
 /* ---- one call: channel, event loop, teardown ---- */
 
-static int dns_call_begin(struct dns_call *call)
+/* lookups: "fb" (/etc/hosts, then DNS) or "f" (/etc/hosts only). */
+static int dns_call_begin(struct dns_call *call, const char *lookups)
 {
 	struct ares_options opts;
-	char lookups[] = "fb";   /* /etc/hosts, then DNS */
 	int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS;
 	int status;
 
@@ -318,7 +320,7 @@ static int dns_call_begin(struct dns_call *call)
 	memset(&opts, 0, sizeof(opts));
 	opts.timeout = DNS_TIMEOUT_MS;
 	opts.tries = DNS_TRIES;
-	opts.lookups = lookups;
+	opts.lookups = (char *)lookups;
 	if (dns_server_set) {
 		opts.servers = &dns_server;
 		opts.nservers = 1;
@@ -442,7 +444,10 @@ static int dns_forward(const char *name, bool want_names, struct ares_addrinfo *
 		.ai_family = AF_INET,
 	};
 	struct dns_call call;
-	int status = dns_call_begin(&call);
+	/* RFC 1123 §2.1 host name syntax (res_hnok): glibc sends no query for a name that breaks
+	 * it (spaces …); /etc/hosts may still have it */
+	bool files_only = !name[0] || !res_hnok(name);
+	int status = dns_call_begin(&call, files_only ? "f" : "fb");
 
 	*out = NULL;
 	if (status != ARES_SUCCESS)
@@ -453,6 +458,9 @@ static int dns_forward(const char *name, bool want_names, struct ares_addrinfo *
 	*out = call.ai;
 	if (call.status == ARES_SUCCESS && !call.ai)
 		return ARES_ENODATA;
+	/* c-ares reports a miss of its last lookup method with its initial status (ECONNREFUSED) */
+	if (files_only && call.status != ARES_SUCCESS && call.status != ARES_ENOMEM)
+		return ARES_ENOTFOUND;
 	return call.status;
 }
 
@@ -588,6 +596,8 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 		local.ai_socktype = hints->ai_socktype;
 		local.ai_protocol = hints->ai_protocol;
 	}
+	/* RFC 3493 §6.1: AI_ADDRCONFIG asks for IPv4 results only if an IPv4 address is configured
+	 * — ustack's is, though the kernel shows none, so the flag never removes IPv4 here */
 	switch (dns_gai_route(node, &local)) {
 	case DNS_ROUTE_LIBC:
 		return dns_real.getaddrinfo(node, service, hints, res);
@@ -782,7 +792,7 @@ static void dns_reverse_done(void *arg, int status, int timeouts, struct hostent
 static int dns_host_by_addr(const struct in_addr *addr, struct hostent **out)
 {
 	struct dns_call call;
-	int status = dns_call_begin(&call);
+	int status = dns_call_begin(&call, "fb");
 
 	*out = NULL;
 	if (status != ARES_SUCCESS)

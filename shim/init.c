@@ -199,3 +199,17 @@ int shim_stack_ensure(void)
 	shim_guard--;
 	return 0;
 }
+
+/* At exit the kernel would close the program's sockets and finish their connections in the
+ * background; here the stack ends with the process, so give connections left open (or just
+ * closed with data still queued) a bounded time to deliver it and their FIN. */
+#define SHIM_EXIT_LINGER_MS 5000
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	if (shim_forked_child || !__atomic_load_n(&shim_stack_started, __ATOMIC_ACQUIRE))
+		return;
+	shim_guard++;
+	us_exit(SHIM_EXIT_LINGER_MS);
+	shim_guard--;
+}

@@ -50,7 +50,7 @@ void sock_table_fini(struct ustack *st)
 	if (!t)
 		return;
 	HASH_ITER(hh, t->by_id, s, tmp) {
-		if (s->proto->release)
+		if (s->proto->release && !s->released)
 			s->proto->release(st, s);
 		sock_free(st, s);
 	}
@@ -58,6 +58,18 @@ void sock_table_fini(struct ustack *st)
 		sys_close(t->pair_listener);
 	free(t);
 	st->socks = NULL;
+}
+
+void sock_release_streams(struct ustack *st)
+{
+	struct sock *s, *tmp;
+
+	HASH_ITER(hh, st->socks->by_id, s, tmp) {
+		if (s->proto->type == SOCK_STREAM && !s->released && s->proto->release) {
+			s->proto->release(st, s);
+			s->released = true;
+		}
+	}
 }
 
 /* ---- the readiness mirror ---- */
@@ -585,7 +597,7 @@ int us_close(struct us_sock *us)
 	struct sock *s = (struct sock *)us;
 
 	API_ENTER(st);
-	if (s->proto->release)
+	if (s->proto->release && !s->released)
 		s->proto->release(st, s);
 	sock_free(st, s);
 	API_LEAVE(st);

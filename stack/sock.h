@@ -95,6 +95,7 @@ struct sock {
 	struct timeval rcvtimeo, sndtimeo;
 	int rcvlowat;
 	bool accept_cloexec;       /* for the sockets accept() is creating now */
+	bool released;             /* proto->release done (us_close, or the process exiting) */
 };
 
 #define SOCK_DEFAULT_RCVBUF 131072   /* Linux: net.core.rmem_default 212992; tcp_rmem[1] 131072 */
@@ -123,6 +124,10 @@ int sock_wait(struct sock *s, int want);
 /* SOL_SOCKET options common to all protocols. */
 int sock_setsockopt_generic(struct ustack *st, struct sock *s, int name, const void *val, socklen_t len);
 int sock_getsockopt_generic(struct ustack *st, struct sock *s, int name, void *val, socklen_t *len);
+
+/* Process exit: release the TCP sockets the application left open, as the kernel closes a
+ * process's fds when it exits (their connections then finish in the background). */
+void sock_release_streams(struct ustack *st);
 
 int sock_table_init(struct ustack *st);
 void sock_table_fini(struct ustack *st);

@@ -88,7 +88,13 @@ static struct ustack *stack_alloc(void)
 
 	if (!st)
 		return NULL;
+	pthread_condattr_t cattr;
+
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->exit_cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	if (getrandom(st->secret, sizeof(st->secret), 0) != (ssize_t)sizeof(st->secret)) {
 		/* getrandom cannot fail for 16 bytes once the pool is ready; fall back anyway */
 		uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)st;
@@ -136,6 +142,7 @@ void stack_destroy(struct ustack *st)
 	if (st->loop)
 		ev_loop_destroy(st->loop);
 	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->exit_cond);
 	free(st);
 }
 
@@ -299,6 +306,42 @@ void us_stop(void)
 	if (st->pcap)
 		pcap_writer_flush(st->pcap);
 	stack_destroy(st);
+}
+
+/* The process is exiting (the shim's destructor): as the kernel would, close the TCP sockets the
+ * program left open and let their data and FIN reach the peer — waiting up to timeout_ms, since
+ * the stack ends with the process — then stop the stack thread. Nothing is freed: other threads
+ * of the exiting program may still hold sockets. */
+void us_exit(unsigned timeout_ms)
+{
+	struct ustack *st = ustack_global;
+	struct timespec deadline;
+
+	if (!st || !st->thread_running)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	stack_lock(st);
+	st->exiting = true;
+	sock_release_streams(st);
+	while (tcp_unfinished(st) > 0)
+		if (pthread_cond_timedwait(&st->exit_cond, &st->lock, &deadline) == ETIMEDOUT)
+			break;
+	if (tcp_unfinished(st) > 0)
+		LOG_WARN("exiting with %u TCP connection(s) still delivering data",
+			 tcp_unfinished(st));
+	if (st->pcap)
+		pcap_writer_flush(st->pcap);
+	stack_stopping = true;
+	ev_async_send(st->loop, &st->wakeup);
+	stack_unlock(st);
+	pthread_join(st->thread, NULL);
+	st->thread_running = false;
 }
 
 void us_describe(char *buf, size_t len)

@@ -40,6 +40,8 @@ struct ustack {
 	pthread_t thread;
 	bool thread_running;
 	pthread_mutex_t lock;
+	pthread_cond_t exit_cond;   /* signalled on TCP state changes while exiting */
+	bool exiting;               /* us_exit: the process is ending */
 
 	/* clock: CLOCK_MONOTONIC, or a virtual clock in unit tests */
 	bool virtual_clock;

@@ -40,6 +40,29 @@ void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 	c->state = s;
 	if (s >= TCP_SYN_SENT)
 		c->had_connection = true;
+	if (c->st->exiting)
+		pthread_cond_broadcast(&c->st->exit_cond);
+}
+
+/* Connections that still have data or a FIN to deliver (us_exit waits for them). */
+unsigned tcp_unfinished(struct ustack *st)
+{
+	struct tcp_conn *c, *tmp;
+	unsigned n = 0;
+
+	if (!st->tcp)
+		return 0;
+	HASH_ITER(hh, st->tcp->conns, c, tmp) {
+		switch (c->state) {
+		case TCP_SYN_SENT: case TCP_SYN_RECEIVED: case TCP_ESTABLISHED: case TCP_FIN_WAIT_1:
+		case TCP_CLOSE_WAIT: case TCP_CLOSING: case TCP_LAST_ACK:
+			n++;
+			break;
+		default:
+			break;
+		}
+	}
+	return n;
 }
 
 /* ---- keyed hash (SipHash-2-4) for ISNs, timestamp offsets and port offsets ---- */

@@ -15,4 +15,7 @@ void tcp_input(struct ustack *st, struct pkt *p, const struct ipv4_info *ip);
 
 extern const struct sock_proto tcp_sock_proto;
 
+/* Connections still delivering data or a FIN (not yet FIN_WAIT_2, TIME_WAIT or CLOSED). */
+unsigned tcp_unfinished(struct ustack *st);
+
 #endif

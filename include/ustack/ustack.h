@@ -54,6 +54,10 @@ int us_start(const struct us_config *cfg, char *err, size_t errlen);
 /* Stop the stack thread and release everything (used at exit and by tests). */
 void us_stop(void);
 bool us_running(void);
+/* The process is exiting: close the TCP sockets left open and wait up to timeout_ms for their
+ * data and FIN to be delivered (the kernel would go on in the background), then stop the stack
+ * thread. Frees nothing. */
+void us_exit(unsigned timeout_ms);
 /* One-line description: interface, address, MAC, MTU (for the USTACK_LOG=info banner). */
 void us_describe(char *buf, size_t len);
 

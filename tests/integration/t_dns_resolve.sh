@@ -21,6 +21,7 @@ PYTHON=/usr/bin/python3
 # glibc_ref CMD...: CMD in the us namespace over the kernel, glibc resolving through dnsmasq
 # (resolv.conf bind-mounted in a private mount namespace). over_ustack CMD...: CMD over ustack
 # with USTACK_DNS=dnsmasq. with_hosts FILE CMD...: the same with FILE as /etc/hosts. All bounded.
+# shellcheck disable=SC2016  # the single-quoted scripts get their arguments as $0 and $@
 glibc_ref() {
     run_timeout 30 ip netns exec "$NS_US" unshare -m --propagation private sh -c \
         'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T_TMP/resolv.conf" "$@"
@@ -29,6 +30,7 @@ over_ustack() {
     run_timeout 30 ip netns exec "$NS_US" "$USTACK" run --if "$US_IF" \
         --ip "$US_IP/$NET_PREFIX" --dns "$PEER_IP" -- "$@"
 }
+# shellcheck disable=SC2016
 with_hosts() {
     local hosts=$1
     shift
@@ -61,6 +63,8 @@ CASES=(
     "sort:-t stream -s 8080 two.test"
     "-t dgram -F canonname web.test"
     "nosuch.test"
+    "-F canonname web.test. WEB.TEST a..b 127.1"
+    "-t stream 1.2.3.4x"
     "-f inet txtonly.test"
     "-s no-such-service web.test"
     "-t raw -s 80 web.test"
