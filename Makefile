@@ -44,8 +44,17 @@ $(BUILD)/libustack_stack.a: $(STACK_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libustack.so: $(SHIM_OBJ) $(STACK_OBJ)
-	$(CC) -shared $(LDFLAGS) -Wl,-z,defs -Wl,-soname,libustack.so -o $@ $^ $(LDLIBS_SHIM)
+# libustack.so exports only the hooked libc functions (every global function the shim defines
+# outside its shim_/fdtable_ internals) and the us_* API: the stack's internals stay private, so
+# no other library can interpose on them or clash with them.
+$(BUILD)/libustack.map: $(SHIM_OBJ)
+	@{ echo '{ global:'; nm -g --defined-only $(SHIM_OBJ) | \
+	   awk '$$2 == "T" && $$3 !~ /^(shim_|fdtable_)/ { print "  " $$3 ";" }' | sort -u; \
+	   echo '  us_*;'; echo 'local: *; };'; } > $@
+
+$(BUILD)/libustack.so: $(SHIM_OBJ) $(STACK_OBJ) $(BUILD)/libustack.map
+	$(CC) -shared $(LDFLAGS) -Wl,-z,defs -Wl,--version-script=$(BUILD)/libustack.map \
+		-Wl,-soname,libustack.so -o $@ $(SHIM_OBJ) $(STACK_OBJ) $(LDLIBS_SHIM)
 
 $(BUILD)/ustack: $(BUILD)/shim/ustack.o
 	$(CC) $(LDFLAGS) -o $@ $^
