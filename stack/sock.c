@@ -395,7 +395,7 @@ int sock_wait(struct sock *s, int want)
 
 /* ---- SOL_SOCKET options common to every protocol ---- */
 
-static int opt_int(const void *val, socklen_t len, int *out)
+int sock_opt_get_int(const void *val, socklen_t len, int *out)
 {
 	if (!val || len < (socklen_t)sizeof(int))
 		return -EINVAL;
@@ -403,7 +403,7 @@ static int opt_int(const void *val, socklen_t len, int *out)
 	return 0;
 }
 
-static int opt_put(void *val, socklen_t *len, const void *src, size_t size)
+int sock_opt_put(void *val, socklen_t *len, const void *src, size_t size)
 {
 	size_t n;
 
@@ -415,9 +415,9 @@ static int opt_put(void *val, socklen_t *len, const void *src, size_t size)
 	return 0;
 }
 
-static int opt_put_int(void *val, socklen_t *len, int v)
+int sock_opt_put_int(void *val, socklen_t *len, int v)
 {
-	return opt_put(val, len, &v, sizeof(v));
+	return sock_opt_put(val, len, &v, sizeof(v));
 }
 
 /* Linux sock_setsockopt: SO_RCVBUF/SO_SNDBUF store twice the value (bookkeeping overhead),
@@ -472,7 +472,7 @@ int sock_setsockopt_generic(struct ustack *st, struct sock *s, int name, const v
 		s->linger_secs = lg.l_linger;
 		return 0;
 	}
-	if ((rc = opt_int(val, len, &v)) < 0)
+	if ((rc = sock_opt_get_int(val, len, &v)) < 0)
 		return rc;
 	switch (name) {
 	case SO_REUSEADDR: s->reuseaddr = v != 0; return 0;
@@ -503,32 +503,32 @@ int sock_getsockopt_generic(struct ustack *st, struct sock *s, int name, void *v
 	int err;
 
 	switch (name) {
-	case SO_TYPE: return opt_put_int(val, len, s->proto->type);
-	case SO_PROTOCOL: return opt_put_int(val, len, s->proto->protocol);
-	case SO_DOMAIN: return opt_put_int(val, len, AF_INET);
+	case SO_TYPE: return sock_opt_put_int(val, len, s->proto->type);
+	case SO_PROTOCOL: return sock_opt_put_int(val, len, s->proto->protocol);
+	case SO_DOMAIN: return sock_opt_put_int(val, len, AF_INET);
 	case SO_ERROR:
 		err = s->so_error;
 		s->so_error = 0;
 		sock_readiness(st, s, false);
-		return opt_put_int(val, len, err);
-	case SO_REUSEADDR: return opt_put_int(val, len, s->reuseaddr);
-	case SO_REUSEPORT: return opt_put_int(val, len, s->reuseport);
-	case SO_BROADCAST: return opt_put_int(val, len, s->broadcast);
-	case SO_KEEPALIVE: return opt_put_int(val, len, s->keepalive);
-	case SO_DONTROUTE: return opt_put_int(val, len, s->dontroute);
-	case SO_OOBINLINE: return opt_put_int(val, len, s->oobinline);
-	case SO_RCVBUF: return opt_put_int(val, len, s->rcvbuf);
-	case SO_SNDBUF: return opt_put_int(val, len, s->sndbuf);
-	case SO_RCVLOWAT: return opt_put_int(val, len, s->rcvlowat ? s->rcvlowat : 1);
-	case SO_SNDLOWAT: return opt_put_int(val, len, 1);
-	case SO_PRIORITY: return opt_put_int(val, len, s->priority);
-	case SO_MARK: return opt_put_int(val, len, s->mark);
-	case SO_RCVTIMEO: return opt_put(val, len, &s->rcvtimeo, sizeof(s->rcvtimeo));
-	case SO_SNDTIMEO: return opt_put(val, len, &s->sndtimeo, sizeof(s->sndtimeo));
+		return sock_opt_put_int(val, len, err);
+	case SO_REUSEADDR: return sock_opt_put_int(val, len, s->reuseaddr);
+	case SO_REUSEPORT: return sock_opt_put_int(val, len, s->reuseport);
+	case SO_BROADCAST: return sock_opt_put_int(val, len, s->broadcast);
+	case SO_KEEPALIVE: return sock_opt_put_int(val, len, s->keepalive);
+	case SO_DONTROUTE: return sock_opt_put_int(val, len, s->dontroute);
+	case SO_OOBINLINE: return sock_opt_put_int(val, len, s->oobinline);
+	case SO_RCVBUF: return sock_opt_put_int(val, len, s->rcvbuf);
+	case SO_SNDBUF: return sock_opt_put_int(val, len, s->sndbuf);
+	case SO_RCVLOWAT: return sock_opt_put_int(val, len, s->rcvlowat ? s->rcvlowat : 1);
+	case SO_SNDLOWAT: return sock_opt_put_int(val, len, 1);
+	case SO_PRIORITY: return sock_opt_put_int(val, len, s->priority);
+	case SO_MARK: return sock_opt_put_int(val, len, s->mark);
+	case SO_RCVTIMEO: return sock_opt_put(val, len, &s->rcvtimeo, sizeof(s->rcvtimeo));
+	case SO_SNDTIMEO: return sock_opt_put(val, len, &s->sndtimeo, sizeof(s->sndtimeo));
 	case SO_LINGER:
 		lg.l_onoff = s->linger_on;
 		lg.l_linger = s->linger_secs;
-		return opt_put(val, len, &lg, sizeof(lg));
+		return sock_opt_put(val, len, &lg, sizeof(lg));
 	default:
 		return -ENOPROTOOPT;
 	}

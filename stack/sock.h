@@ -121,6 +121,12 @@ void sock_consumed(struct ustack *st, struct sock *s);
 /* Waiting (called WITHOUT the stack lock): see us_wait in ustack/ustack.h. */
 int sock_wait(struct sock *s, int want);
 
+/* Option values as the kernel reads and writes them: an int option needs a full int (else
+ * -EINVAL); a value is copied out truncated to the caller's length, which is updated. */
+int sock_opt_get_int(const void *val, socklen_t len, int *out);
+int sock_opt_put(void *val, socklen_t *len, const void *src, size_t size);
+int sock_opt_put_int(void *val, socklen_t *len, int v);
+
 /* SOL_SOCKET options common to all protocols. */
 int sock_setsockopt_generic(struct ustack *st, struct sock *s, int name, const void *val, socklen_t len);
 int sock_getsockopt_generic(struct ustack *st, struct sock *s, int name, void *val, socklen_t *len);

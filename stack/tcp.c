@@ -1137,19 +1137,6 @@ static int tcp_poll_mask(struct ustack *st, struct sock *s)
 	return mask;
 }
 
-static int tcp_opt_int(const void *val, socklen_t len, int *out)
-{
-	if (!val || len < (socklen_t)sizeof(int)) {
-		if (val && len > 0) {   /* Linux accepts a shorter value as one byte */
-			*out = *(const unsigned char *)val;
-			return 0;
-		}
-		return -EINVAL;
-	}
-	memcpy(out, val, sizeof(int));
-	return 0;
-}
-
 static int tcp_setsockopt(struct ustack *st, struct sock *s, int level, int name, const void *val,
 			  socklen_t len)
 {
@@ -1196,7 +1183,7 @@ static int tcp_setsockopt(struct ustack *st, struct sock *s, int level, int name
 		TRACE(st, &c->trace, true, "app setsockopt TCP_CONGESTION %s", c->cc_name);
 		return 0;
 	}
-	if ((rc = tcp_opt_int(val, len, &v)) < 0)
+	if ((rc = sock_opt_get_int(val, len, &v)) < 0)
 		return rc;
 	switch (name) {
 	case TCP_NODELAY:
@@ -1253,23 +1240,6 @@ static int tcp_setsockopt(struct ustack *st, struct sock *s, int level, int name
 	default:
 		return -ENOPROTOOPT;
 	}
-}
-
-static int tcp_put(void *val, socklen_t *len, const void *src, size_t size)
-{
-	size_t n;
-
-	if (!val || !len || (int)*len < 0)
-		return -EINVAL;
-	n = (size_t)*len < size ? (size_t)*len : size;
-	memcpy(val, src, n);
-	*len = (socklen_t)n;
-	return 0;
-}
-
-static int tcp_put_int(void *val, socklen_t *len, int v)
-{
-	return tcp_put(val, len, &v, sizeof(v));
 }
 
 /* Linux's numbering of states in tcp_info (include/net/tcp_states.h). */
@@ -1342,7 +1312,7 @@ static int tcp_getsockopt(struct ustack *st, struct sock *s, int level, int name
 	(void)st;
 	if (level == SOL_SOCKET) {
 		if (name == SO_ACCEPTCONN)
-			return tcp_put_int(val, len, c && c->state == TCP_LISTEN);
+			return sock_opt_put_int(val, len, c && c->state == TCP_LISTEN);
 		return -ENOPROTOOPT;
 	}
 	if (level != IPPROTO_TCP)
@@ -1350,28 +1320,28 @@ static int tcp_getsockopt(struct ustack *st, struct sock *s, int level, int name
 	if (!c)
 		return -EINVAL;
 	switch (name) {
-	case TCP_NODELAY: return tcp_put_int(val, len, c->nodelay);
-	case TCP_CORK: return tcp_put_int(val, len, c->cork);
+	case TCP_NODELAY: return sock_opt_put_int(val, len, c->nodelay);
+	case TCP_CORK: return sock_opt_put_int(val, len, c->cork);
 	case TCP_MAXSEG:
 		/* Linux: the current MSS once connected, else user_mss or the default 536 */
 		if (c->state >= TCP_ESTABLISHED)
-			return tcp_put_int(val, len, (int)c->snd_mss);
-		return tcp_put_int(val, len, c->user_mss ? c->user_mss : TCP_DEFAULT_MSS);
-	case TCP_KEEPIDLE: return tcp_put_int(val, len, c->keepidle_s);
-	case TCP_KEEPINTVL: return tcp_put_int(val, len, c->keepintvl_s);
-	case TCP_KEEPCNT: return tcp_put_int(val, len, c->keepcnt);
-	case TCP_SYNCNT: return tcp_put_int(val, len, c->syn_retries ? c->syn_retries : (int)st->cfg.syn_retries);
-	case TCP_LINGER2: return tcp_put_int(val, len, c->linger2_s ? c->linger2_s : TCP_FIN_TIMEOUT_MS / 1000);
-	case TCP_WINDOW_CLAMP: return tcp_put_int(val, len, (int)c->window_clamp);
-	case TCP_QUICKACK: return tcp_put_int(val, len, c->quickacks > 0);
+			return sock_opt_put_int(val, len, (int)c->snd_mss);
+		return sock_opt_put_int(val, len, c->user_mss ? c->user_mss : TCP_DEFAULT_MSS);
+	case TCP_KEEPIDLE: return sock_opt_put_int(val, len, c->keepidle_s);
+	case TCP_KEEPINTVL: return sock_opt_put_int(val, len, c->keepintvl_s);
+	case TCP_KEEPCNT: return sock_opt_put_int(val, len, c->keepcnt);
+	case TCP_SYNCNT: return sock_opt_put_int(val, len, c->syn_retries ? c->syn_retries : (int)st->cfg.syn_retries);
+	case TCP_LINGER2: return sock_opt_put_int(val, len, c->linger2_s ? c->linger2_s : TCP_FIN_TIMEOUT_MS / 1000);
+	case TCP_WINDOW_CLAMP: return sock_opt_put_int(val, len, (int)c->window_clamp);
+	case TCP_QUICKACK: return sock_opt_put_int(val, len, c->quickacks > 0);
 	case TCP_INFO:
 		tcp_fill_info(c, &ti);
-		return tcp_put(val, len, &ti, sizeof(ti));
+		return sock_opt_put(val, len, &ti, sizeof(ti));
 	case TCP_CONGESTION: {
 		char namebuf[16];
 		memset(namebuf, 0, sizeof namebuf);
 		snprintf(namebuf, sizeof namebuf, "%s", c->cc_name);
-		return tcp_put(val, len, namebuf, sizeof namebuf);
+		return sock_opt_put(val, len, namebuf, sizeof namebuf);
 	}
 	default:
 		return -ENOPROTOOPT;
