@@ -32,7 +32,7 @@ run_curl() {
     RC=0
     t0=$(tcp_ms)
     if [[ $side == kernel ]]; then
-        run_timeout 20 ip netns exec "$NS_US" curl -sS --connect-timeout 2 --max-time 10 \
+        tcp_timeout 20 ip netns exec "$NS_US" curl -sS --connect-timeout 2 --max-time 10 \
             -o /dev/null "${url[$case]}" 2>"$err" || RC=$?
     else
         tcp_us_run 20 -- curl -sS --connect-timeout 2 --max-time 10 \

@@ -25,7 +25,7 @@ wait_port_peer "$ctl_port" tcp 10 || die "readiness server did not start: $(cat 
 
 kernel_addr_on
 status=0
-run_timeout 60 ip netns exec "$NS_US" "$PY" "$tool" client "$PEER_IP" "$ctl_port" \
+tcp_timeout 60 ip netns exec "$NS_US" "$PY" "$tool" client "$PEER_IP" "$ctl_port" \
     "$closed_port" "$drop_port" "$listen_port" >"$T_TMP/kernel.out" 2>"$T_TMP/kernel.err" ||
     status=$?
 ((status == 0)) || die "over the kernel: exit $status: $(tail -c 1000 "$T_TMP/kernel.err")"

@@ -56,7 +56,7 @@ tcp_us_bg us_srv -- socat -d -d TCP-LISTEN:7001,bind="$US_IP",reuseaddr SYSTEM:s
 wait_log us_srv 'listening on' 20 || die "socat over ustack did not listen: $(tail -n 20 "$(bg_log us_srv)")"
 status=0
 t0=$(tcp_ms)
-got=$(run_timeout 40 ip netns exec "$NS_PEER" socat -t5 - "TCP:$US_IP:7001" <"$data" \
+got=$(tcp_timeout 40 ip netns exec "$NS_PEER" socat -t5 - "TCP:$US_IP:7001" <"$data" \
     2>"$T_TMP/peer_client.err") || status=$?
 info "server: $(($(tcp_ms) - t0)) ms"
 if ((status != 0)); then

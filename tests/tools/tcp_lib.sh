@@ -13,7 +13,11 @@
 #                                  <status> <bytes>"; waits until it listens
 #   tcp_sink_start [PORT]          tests/tools/http_sink.py (POST → "sha256 bytes") in the peer
 #                                  namespace on $PEER_IP:PORT (default 8080), log $T_TMP/sink.req
-#   tcp_us_run SECS OPT... -- CMD  ustack_run_with bounded by SECS
+#   tcp_timeout SECS CMD...        CMD bounded by SECS (TERM, KILL 5 s later); unlike
+#                                  run_timeout it stays in the test's process group, so a
+#                                  runner's timeout signal reaches CMD at once and the test's
+#                                  exit hook (namespace removal) is not held up by it
+#   tcp_us_run SECS OPT... -- CMD  ustack_run_with bounded by SECS (tcp_timeout)
 #   tcp_wait_us_tcp PORT SECS      until a TCP connect from the peer to $US_IP:PORT succeeds
 #                                  (for servers running over ustack, invisible to ss); the
 #                                  probe connection is closed at once, so use it only with
@@ -117,11 +121,17 @@ _tcp_argv() {
     fi
 }
 
+tcp_timeout() {
+    local secs=$1
+    shift
+    timeout --foreground -k 5 "$secs" "$@"
+}
+
 tcp_us_run() {
     local secs=$1
     shift
     _tcp_argv "$@" || return 2
-    run_timeout "$secs" "${_TCP_ARGV[@]}"
+    tcp_timeout "$secs" "${_TCP_ARGV[@]}"
 }
 
 tcp_us_bg() {
