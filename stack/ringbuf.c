@@ -49,7 +49,8 @@ int ringbuf_init(struct ringbuf *rb, size_t capacity)
 	if (capacity == 0 || capacity > RINGBUF_MAX_CAPACITY)
 		return -EINVAL;
 	rb->capacity = capacity;
-	return ringbuf_reserve(rb);
+	return 0;   /* storage comes with the first write: a socket that never carries data in
+		     * one direction (or at all, like a listener) holds no buffer memory */
 }
 
 void ringbuf_free(struct ringbuf *rb)

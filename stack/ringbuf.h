@@ -16,7 +16,7 @@
  *
  * Capacity is arbitrary (not only powers of two), fixed at ringbuf_init(),
  * at most RINGBUF_MAX_CAPACITY (the largest TCP window, 2^30).  Storage is
- * one malloc per buffer; ringbuf_release() gives it back while the buffer is
+ * one malloc per buffer, made by the first write; ringbuf_release() gives it back while the buffer is
  * empty (an idle connection holds no buffer memory) and the next write
  * allocates it again.  No allocation happens per call otherwise.
  *
@@ -42,8 +42,8 @@ struct ringbuf {
 	size_t len;      /* committed bytes, <= capacity */
 };
 
-/* Allocate storage for capacity bytes (1..RINGBUF_MAX_CAPACITY).
- * Returns 0, -EINVAL or -ENOMEM. */
+/* Set the capacity (1..RINGBUF_MAX_CAPACITY); the storage is allocated by the first write
+ * (or ringbuf_reserve). Returns 0 or -EINVAL. */
 int ringbuf_init(struct ringbuf *rb, size_t capacity);
 /* Free the storage; the struct may be initialised again. Safe on a zeroed struct. */
 void ringbuf_free(struct ringbuf *rb);
