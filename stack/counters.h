@@ -44,7 +44,8 @@
 	X(tcp_retrans_sack) X(tcp_ooo_rx) X(tcp_dup_rx) X(tcp_challenge_acks)     \
 	X(tcp_drop_paws) X(tcp_drop_out_of_window) X(tcp_listen_overflow)         \
 	X(tcp_syn_drop) X(tcp_time_wait_expired) X(tcp_rto_fired)                 \
-	X(tcp_zero_window_probes) X(tcp_keepalive_probes)
+	X(tcp_zero_window_probes) X(tcp_keepalive_probes)                         \
+	X(tcp_reorder_detected) X(tcp_spurious_retrans) X(tcp_undo)
 
 struct stack_counters {
 #define STACK_COUNTER_FIELD(name) uint64_t name;

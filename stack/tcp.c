@@ -407,6 +407,7 @@ struct tcp_conn *tcp_conn_alloc(struct ustack *st, struct sock *s)
 	c->peer_mss = TCP_DEFAULT_MSS;
 	c->rcv_mss = TCP_DEFAULT_MSS;
 	c->snd_mss = TCP_DEFAULT_MSS;
+	c->reordering = TCP_SACK_DUPTHRESH;
 	snprintf(c->cc_name, sizeof c->cc_name, "%s", "cubic");
 	tcp_rtt_init(&c->rtt);
 	tcp_timers_init(c);
@@ -1286,7 +1287,7 @@ void tcp_fill_info(const struct tcp_conn *c, struct tcp_info *ti)
 	ti->tcpi_snd_ssthresh = tcp_conn_ssthresh_segs(c);
 	ti->tcpi_snd_cwnd = tcp_conn_cwnd_segs(c);
 	ti->tcpi_advmss = c->adv_mss;
-	ti->tcpi_reordering = 3;
+	ti->tcpi_reordering = c->reordering;
 	ti->tcpi_rcv_space = c->rcvbuf_limit;
 	ti->tcpi_total_retrans = c->total_retrans;
 	ti->tcpi_bytes_acked = c->bytes_acked;

@@ -149,6 +149,30 @@ void tcp_cc_on_rto(struct tcp_cc *cc, uint32_t flight, bool repeated, uint64_t n
 	cc->inflating = false;
 }
 
+void tcp_cc_save_undo(struct tcp_cc *cc)
+{
+	cc->undo_cwnd = cc->cwnd;
+	cc->undo_ssthresh = cc->ssthresh;
+	cc->undo_u = cc->u;
+	cc->undo_saved = true;
+}
+
+/* RFC 2883 §4 (cwnd and ssthresh back), in the manner of Linux's tcp_undo_cwnd_reduction. */
+bool tcp_cc_undo(struct tcp_cc *cc)
+{
+	if (!cc->undo_saved)
+		return false;
+	/* an inflated NewReno window counts dupacks, not capacity: take the saved one */
+	cc->cwnd = clamp_cwnd(cc->inflating ? cc->undo_cwnd : max_u32(cc->cwnd, cc->undo_cwnd),
+			      cc->mss);
+	cc->ssthresh = max_u32(cc->ssthresh, cc->undo_ssthresh);
+	cc->u = cc->undo_u;
+	cc->in_recovery = false;
+	cc->inflating = false;
+	cc->undo_saved = false;
+	return true;
+}
+
 /* RFC 5681 §4.1: RW = min(IW, cwnd). */
 void tcp_cc_restart_after_idle(struct tcp_cc *cc, uint64_t now_us)
 {

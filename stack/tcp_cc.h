@@ -84,6 +84,11 @@ struct tcp_cc_cubic {
 	bool epoch_started;
 };
 
+union tcp_cc_priv {
+	struct tcp_cc_reno reno;
+	struct tcp_cc_cubic cubic;
+};
+
 struct tcp_cc {
 	const struct tcp_cc_ops *ops;
 	uint32_t cwnd;          /* bytes */
@@ -94,10 +99,11 @@ struct tcp_cc {
 	bool inflating;         /* NewReno window inflation (recovery without SACK) */
 	uint32_t congestion_events;
 	uint32_t rto_events;
-	union {
-		struct tcp_cc_reno reno;
-		struct tcp_cc_cubic cubic;
-	} u;
+	union tcp_cc_priv u;
+	/* undo (tcp_cc_save_undo / tcp_cc_undo): the state before the last reduction */
+	bool undo_saved;
+	uint32_t undo_cwnd, undo_ssthresh;
+	union tcp_cc_priv undo_u;
 };
 
 extern const struct tcp_cc_ops tcp_cc_reno_ops;
@@ -141,6 +147,14 @@ void tcp_cc_exit_recovery(struct tcp_cc *cc, uint32_t flight, uint64_t now_us);
 /* RFC 5681 §3.1: timeout. ssthresh from the algorithm (kept when repeated:
  * the same segment timed out before), cwnd = loss window = 1 SMSS. */
 void tcp_cc_on_rto(struct tcp_cc *cc, uint32_t flight, bool repeated, uint64_t now_us);
+/* Before a reduction (fast recovery, RTO) that may prove spurious: remember cwnd, ssthresh
+ * and the algorithm's state (Linux prior_cwnd / prior_ssthresh). */
+void tcp_cc_save_undo(struct tcp_cc *cc);
+/* RFC 2883 §4 / RFC 3522 §1: the reduction was caused by reordering or delay, not loss:
+ * cwnd = max(cwnd, saved), ssthresh = max(ssthresh, saved), the algorithm's state back,
+ * recovery over.  Returns false (nothing changes) when nothing was saved. */
+bool tcp_cc_undo(struct tcp_cc *cc);
+
 /* RFC 5681 §4.1: idle longer than the RTO: cwnd = min(cwnd, IW). */
 void tcp_cc_restart_after_idle(struct tcp_cc *cc, uint64_t now_us);
 /* RFC 5681 §3.1: the SYN or SYN-ACK was lost: start with one segment. */

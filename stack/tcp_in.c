@@ -124,6 +124,8 @@ void tcp_apply_syn_options(struct tcp_conn *c, const struct tcp_seg *seg)
 static void tcp_synchronized(struct tcp_conn *c, const struct tcp_seg *seg)
 {
 	tcp_sack_init(&c->sb, c->iss + 1);
+	tcp_sack_set_dupthresh(&c->sb, c->reordering);
+	c->rexmit_high = c->iss + 1;
 	c->snd_wl1 = seg->seq;
 	c->snd_wl2 = seg->ack;
 	c->last_rx_us = stack_now_us(c->st);
@@ -357,12 +359,146 @@ static void tcp_trace_cc(struct tcp_conn *c, const char *why)
 	      c->cc.ssthresh == TCP_CC_SSTHRESH_INFINITE ? 0 : c->cc.ssthresh);
 }
 
+/* ---- reordering and undo ---- */
+
+void tcp_set_reordering(struct tcp_conn *c, uint32_t degree, const char *why)
+{
+	if (degree < 1)
+		degree = 1;
+	if (degree > TCP_MAX_REORDERING)
+		degree = TCP_MAX_REORDERING;
+	if (degree == c->reordering)
+		return;
+	c->reordering = degree;
+	tcp_sack_set_dupthresh(&c->sb, degree);
+	TRACE(c->st, &c->trace, false, "reorder degree=%u reason=%s", degree, why);
+}
+
+/* RFC 6675 §2 (DupThresh may follow the path's reordering; Linux tcp_check_sack_reordering):
+ * data at low arrived after data up to fack that was sent after it, so the path reorders by
+ * fack - low bytes. Raise the degree to cover that distance. */
+static void tcp_reorder_seen(struct tcp_conn *c, uint32_t low, uint32_t fack)
+{
+	uint32_t mss = c->snd_mss, dist;
+
+	if (!seq_lt(low, fack) || mss == 0)
+		return;
+	STAT_INC(c->st, tcp_reorder_detected);
+	dist = fack - low;
+	if (dist > (uint64_t)c->reordering * mss)
+		tcp_set_reordering(c, (uint32_t)(((uint64_t)dist + mss - 1) / mss), "reordered");
+}
+
+/* Which data this ACK delivered that had never been retransmitted although later data was
+ * already SACKed (prior_fack): a hole filled by the original segment, i.e. reordering. */
+static void tcp_check_reordering(struct tcp_conn *c, const struct tcp_sack_result *res,
+				 uint32_t prior_una, uint32_t prior_fack)
+{
+	uint32_t low = prior_fack;
+
+	/* seq_lt(x, prior_fack): x lay below data the peer had already SACKed */
+	if (res->newly_acked && seq_lt(prior_una, prior_fack) && seq_geq(prior_una, c->rexmit_high))
+		low = prior_una;
+	if (res->has_new_sack && seq_lt(res->new_sack_low, low) &&
+	    seq_geq(res->new_sack_low, c->rexmit_high))
+		low = res->new_sack_low;
+	if (seq_lt(low, prior_fack))
+		tcp_reorder_seen(c, low, seq_max(prior_fack, tcp_sack_highest_sacked(&c->sb)));
+}
+
+void tcp_undo_start(struct tcp_conn *c)
+{
+	if (c->in_recovery || c->in_loss)
+		return;
+	tcp_cc_save_undo(&c->cc);
+	c->undo_valid = true;
+	c->undo_marker = c->snd_una;
+	c->undo_retrans = 0;
+	/* RFC 3522 §2 compares with the first retransmission of the oldest outstanding data,
+	 * which an earlier episode may have made */
+	if (!seq_gt(c->rexmit_high, c->snd_una))
+		c->retrans_ts_valid = false;
+}
+
+/* RFC 2883 §4 / RFC 3522 §1 response: every retransmission of the episode was spurious:
+ * restore the window of before it and end recovery (Linux tcp_try_undo_recovery / _dsack). */
+static void tcp_undo(struct tcp_conn *c, const char *why)
+{
+	c->undo_valid = false;
+	if (!tcp_cc_undo(&c->cc))
+		return;
+	if (c->in_recovery) {
+		c->in_recovery = false;
+		c->dupacks = 0;
+		c->retrans_out = 0;
+		c->sb.in_recovery = false;   /* RecoveryPoint stays: no new episode before it */
+	}
+	if (c->in_loss && seq_lt(c->snd_nxt, c->snd_max))
+		c->snd_nxt = c->snd_max;   /* RFC 4015 §3.2: resume with new data, not go-back-N */
+	c->in_loss = false;
+	STAT_INC(c->st, tcp_undo);
+	TRACE(c->st, &c->trace, false, "undo cwnd=%u ssthresh=%u reason=%s", c->cc.cwnd,
+	      c->cc.ssthresh == TCP_CC_SSTHRESH_INFINITE ? 0 : c->cc.ssthresh, why);
+}
+
+/* RFC 3522 §2 (Eifel detection): the ACK echoes a timestamp older than the episode's first
+ * retransmission, so it was sent for the original transmission. */
+static bool tcp_acks_original(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+	return c->undo_valid && c->retrans_ts_valid && c->ts_ok && seg->has_ts &&
+	       seg->tsecr != 0 && seq_lt(seg->tsecr, c->retrans_tsval);
+}
+
+/* The episode ended (or an ACK after an RTO arrived): undo it if the ACK shows the originals
+ * got through, and take the reordering that caused it (undo_marker overtaken up to prior_fack). */
+static void tcp_try_undo_eifel(struct tcp_conn *c, const struct tcp_seg *seg, uint32_t prior_fack)
+{
+	if (!tcp_acks_original(c, seg))
+		return;
+	STAT_INC(c->st, tcp_spurious_retrans);
+	if (c->sack_ok)
+		tcp_reorder_seen(c, c->undo_marker, prior_fack);
+	tcp_undo(c, "ts");
+}
+
+/* RFC 3708 §3 caveat: a D-SACK may report a retransmission made before this episode. With
+ * timestamps the ACK echoes the duplicate's TSval (RFC 7323 §4.3), which is at least the
+ * episode's first retransmission's; without them it cannot come back within one RTT. */
+static bool tcp_dsack_in_episode(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+	if (c->ts_ok && seg->has_ts)
+		return !seq_lt(seg->tsecr, c->episode_tsval);
+	return stack_now_us(c->st) - c->episode_start_us >= c->rtt.min_rtt_us;
+}
+
+/* RFC 2883 §4 / RFC 3708 §3: a D-SACK for data retransmitted in this episode: that
+ * retransmission was not needed. When all of them are reported, undo the episode. */
+static void tcp_dsack_received(struct tcp_conn *c, const struct tcp_seg *seg,
+			       const struct tcp_sack_block *b, uint32_t fack)
+{
+	uint32_t segs;
+
+	if (!seq_lt(b->left, b->right) || seq_gt(b->right, c->snd_max) ||
+	    !seq_lt(b->left, c->rexmit_high))
+		return;   /* malformed, or never retransmitted: a duplicate made by the network */
+	STAT_INC(c->st, tcp_spurious_retrans);
+	tcp_reorder_seen(c, b->left, fack);
+	if (!c->undo_valid || seq_lt(b->left, c->undo_marker) ||
+	    c->undo_retrans == 0 || !tcp_dsack_in_episode(c, seg))
+		return;
+	segs = c->snd_mss ? (b->right - b->left + c->snd_mss - 1) / c->snd_mss : 1;
+	c->undo_retrans -= segs < c->undo_retrans ? segs : c->undo_retrans;
+	if (c->undo_retrans == 0)
+		tcp_undo(c, "dsack");
+}
+
 /* Loss detected by duplicate ACKs or SACK: fast retransmit and recovery (RFC 5681 §3.2,
  * RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). */
 static void tcp_enter_fast_recovery(struct tcp_conn *c)
 {
 	uint32_t flight = c->snd_max - c->snd_una;
 
+	tcp_undo_start(c);
 	tcp_cc_enter_recovery(&c->cc, flight, c->sack_ok, stack_now_us(c->st));
 	c->in_recovery = true;
 	c->recover = c->snd_max;
@@ -402,13 +538,19 @@ static void tcp_ack(struct tcp_conn *c, const struct tcp_seg *seg)
 	uint64_t now = stack_now_us(st);
 	uint32_t ack = seg->ack, new_wnd = (uint32_t)seg->wnd << c->snd_wscale;
 	uint32_t flight_before = c->snd_max - c->snd_una;
+	uint32_t prior_una = c->snd_una, prior_fack = tcp_sack_highest_sacked(&c->sb);
 	struct tcp_sack_result res;
 	bool window_changed = new_wnd != c->snd_wnd;
 
 	memset(&res, 0, sizeof res);
 	c->last_ack_recv_us = now;
-	if (c->sack_ok && c->state >= TCP_ESTABLISHED)
+	if (c->sack_ok && c->state >= TCP_ESTABLISHED) {
 		tcp_sack_update(&c->sb, ack, c->snd_max, seg->sack, seg->nsack, &res);
+		tcp_check_reordering(c, &res, prior_una, prior_fack);
+		if (res.dsack)
+			tcp_dsack_received(c, seg, &res.dsack_block,
+					   seq_max(prior_fack, tcp_sack_highest_sacked(&c->sb)));
+	}
 
 	if (seq_gt(ack, c->snd_una)) {
 		uint32_t data_seq = tcp_sndq_seq(c);
@@ -433,10 +575,13 @@ static void tcp_ack(struct tcp_conn *c, const struct tcp_seg *seg)
 			TRACE(st, &c->trace, false, "rtt sample=%uus srtt=%uus rttvar=%uus rto=%uus",
 			      rtt_sample, c->rtt.srtt_us, c->rtt.rttvar_us, tcp_rtt_rto_us(&c->rtt));
 		}
+		if (seq_lt(c->rexmit_high, ack))
+			c->rexmit_high = ack;   /* stays within 2^31 of snd_una */
 		if (c->in_recovery) {
 			bool full = seq_geq(ack, c->recover) || res.recovery_done;
 			if (full) {
 				tcp_exit_recovery(c);
+				tcp_try_undo_eifel(c, seg, prior_fack);
 			} else if (!c->sack_ok) {
 				/* RFC 6582 §3.2 step 5: partial ACK — retransmit the next hole */
 				tcp_cc_on_partial_ack(&c->cc, acked);
@@ -454,6 +599,8 @@ static void tcp_ack(struct tcp_conn *c, const struct tcp_seg *seg)
 			tcp_cc_on_ack(&c->cc, &a);
 			if (c->cc.cwnd != before && trace_on(&c->trace) && (c->cc.cwnd / c->snd_mss != before / c->snd_mss))
 				tcp_trace_cc(c, "ack");
+			if (c->in_loss)
+				tcp_try_undo_eifel(c, seg, prior_fack);
 			if (c->in_loss && seq_geq(ack, c->recover))
 				c->in_loss = false;
 		}
@@ -481,7 +628,7 @@ static void tcp_ack(struct tcp_conn *c, const struct tcp_seg *seg)
 				if (tcp_sack_may_enter_recovery(&c->sb) &&
 				    tcp_sack_loss_detected(&c->sb, c->dupacks, c->snd_mss))
 					tcp_enter_fast_recovery(c);
-			} else if (c->dupacks == TCP_SACK_DUPTHRESH &&
+			} else if (c->dupacks == c->reordering &&
 				   (seq_gt(c->snd_una - 1, c->recover) || c->recover == 0 ||
 				    seq_geq(c->snd_una, c->recover))) {
 				tcp_enter_fast_recovery(c);   /* RFC 6582 §3.2 step 2 */
@@ -624,6 +771,19 @@ static bool tcp_input_time_wait(struct tcp_conn *c, const struct tcp_seg *seg)
 
 /* ---- synchronized states (RFC 9293 §3.10.7.4) ---- */
 
+/* RFC 2883 §4: data wholly below RCV.NXT arrived again (a spurious retransmission or a
+ * network duplicate): remember it as the D-SACK block of the ACK that answers it. */
+static void tcp_note_duplicate(struct tcp_conn *c, const struct tcp_seg *seg)
+{
+	uint32_t ready;
+
+	if (seg->len == 0 || !seq_leq(seg->seq + seg->len, c->rcv_nxt))
+		return;
+	STAT_INC(c->st, tcp_dup_rx);
+	if (c->sack_ok)
+		tcp_asm_add(&c->asm_, seg->seq, seg->len, &ready);
+}
+
 static void tcp_process(struct tcp_conn *c, const struct tcp_seg *seg)
 {
 	struct ustack *st = c->st;
@@ -663,10 +823,12 @@ static void tcp_process(struct tcp_conn *c, const struct tcp_seg *seg)
 		STAT_INC(st, tcp_drop_out_of_window);
 		if (seg->flags & TCP_FL_RST)
 			return;
-		if (seg->flags & TCP_FL_SYN)
+		if (seg->flags & TCP_FL_SYN) {
 			tcp_send_challenge_ack(c);   /* RFC 5961 §4.2 */
-		else
-			tcp_send_dupack(c, seg);
+			return;
+		}
+		tcp_note_duplicate(c, seg);
+		tcp_send_dupack(c, seg);
 		return;
 	}
 	/* RFC 7323 §4.3: TS.Recent follows the segment that covers the last ACK we sent */

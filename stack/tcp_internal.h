@@ -70,6 +70,7 @@ enum tcp_state {
 #define TCP_SOMAXCONN 4096
 #define TCP_RCV_WSCALE_COVER (6u * 1024 * 1024)    /* Linux tcp_rmem[2]: wscale 7 */
 #define TCP_MAX_WINDOW_BYTES (65535u << 14)
+#define TCP_MAX_REORDERING 300         /* Linux net.ipv4.tcp_max_reordering */
 
 /* the 4-tuple, host order; a uthash key (no padding: 4+4+2+2) */
 struct tcp_tuple {
@@ -207,6 +208,19 @@ struct tcp_conn {
 	uint32_t total_retrans;
 	uint32_t lost_segs;
 
+	/* reordering and undo (RFC 6675 §2 DupThresh adapted to the path like Linux's
+	 * tp->reordering; RFC 2883 §4 and RFC 3522 to detect spurious retransmissions) */
+	uint32_t reordering;          /* reordering degree, segments: DupThresh (3 .. 300) */
+	uint32_t rexmit_high;         /* end of the highest byte ever retransmitted */
+	bool undo_valid;              /* the last recovery/RTO episode may still be undone */
+	uint32_t undo_marker;         /* snd_una when that episode began */
+	uint32_t undo_retrans;        /* its retransmissions not yet shown spurious by D-SACK */
+	bool retrans_ts_valid;        /* retrans_tsval is set */
+	uint32_t retrans_tsval;       /* TSval of the first retransmission of data still unacked
+				       * (Linux retrans_stamp): older echoes ACK originals */
+	uint32_t episode_tsval;       /* TSval of this episode's first retransmission */
+	uint64_t episode_start_us;    /* and when it was sent */
+
 	/* timers (tcp_timer.c): one exclusive deadline timer, one delayed ACK timer */
 	struct stack_timer timer;
 	struct stack_timer dack_timer;
@@ -327,6 +341,11 @@ void tcp_apply_syn_options(struct tcp_conn *c, const struct tcp_seg *seg);
 
 void tcp_input_listen(struct ustack *st, struct tcp_conn *l, const struct tcp_seg *seg,
 		      const uint8_t *opts, size_t optlen);
+/* A recovery or RTO episode begins: save the window for undo (RFC 2883 §4, RFC 3522). An RTO
+ * during an episode keeps the first one's saved window. */
+void tcp_undo_start(struct tcp_conn *c);
+/* Set the reordering degree (DupThresh), clamped to 1..TCP_MAX_REORDERING, and trace it. */
+void tcp_set_reordering(struct tcp_conn *c, uint32_t degree, const char *why);
 
 /* ---- tcp_out.c ---- */
 void tcp_trace_segment(struct tcp_conn *c, const char *dir, uint8_t flags, uint32_t seq,

@@ -380,14 +380,29 @@ static uint32_t tcp_cwnd(const struct tcp_conn *c)
 	return c->cc.ops ? c->cc.cwnd : TCP_INIT_CWND_SEGS * c->snd_mss;
 }
 
-/* Account a (re)transmission of [seq, seq+len). */
-static void tcp_account_retrans(struct tcp_conn *c, uint32_t len)
+/* Account a (re)transmission of [seq, seq+len): statistics, Karn, and what undo needs
+ * (which bytes were ever retransmitted, how many retransmissions the episode made, the TSval
+ * of its first one for Eifel detection, RFC 3522 §2). */
+static void tcp_account_retrans(struct tcp_conn *c, uint32_t seq, uint32_t len)
 {
 	STAT_INC(c->st, tcp_retrans);
 	c->total_retrans++;
 	c->retrans_out++;
 	c->bytes_retrans += len;
 	c->rtt_timing = false;   /* Karn (RFC 6298 §3) */
+	if (c->state < TCP_ESTABLISHED)
+		return;
+	c->rexmit_high = seq_max(c->rexmit_high, seq + len);
+	if (!c->undo_valid)
+		return;
+	if (c->undo_retrans++ == 0) {
+		c->episode_tsval = tcp_ts_now(c);
+		c->episode_start_us = stack_now_us(c->st);
+	}
+	if (!c->retrans_ts_valid) {
+		c->retrans_ts_valid = true;
+		c->retrans_tsval = tcp_ts_now(c);
+	}
 }
 
 void tcp_retransmit_one(struct tcp_conn *c, uint32_t seq, uint32_t max_len, const char *reason)
@@ -398,13 +413,13 @@ void tcp_retransmit_one(struct tcp_conn *c, uint32_t seq, uint32_t max_len, cons
 
 	if (c->state == TCP_SYN_SENT) {
 		TRACE(c->st, &c->trace, false, "retransmit seq=%u len=0 reason=%s", c->iss, reason);
-		tcp_account_retrans(c, 0);
+		tcp_account_retrans(c, c->iss, 0);
 		tcp_xmit(c, c->iss, TCP_FL_SYN, 0);
 		return;
 	}
 	if (c->state == TCP_SYN_RECEIVED && c->snd_una == c->iss) {
 		TRACE(c->st, &c->trace, false, "retransmit seq=%u len=0 reason=%s", c->iss, reason);
-		tcp_account_retrans(c, 0);
+		tcp_account_retrans(c, c->iss, 0);
 		tcp_xmit(c, c->iss, TCP_FL_SYN | TCP_FL_ACK, 0);
 		return;
 	}
@@ -423,7 +438,7 @@ void tcp_retransmit_one(struct tcp_conn *c, uint32_t seq, uint32_t max_len, cons
 	if (len)
 		flags |= TCP_FL_PSH * (seq + len == data_end);
 	TRACE(c->st, &c->trace, false, "retransmit seq=%u len=%u reason=%s", seq, len, reason);
-	tcp_account_retrans(c, len);
+	tcp_account_retrans(c, seq, len);
 	tcp_xmit(c, seq, flags, len);
 }
 
@@ -488,7 +503,7 @@ static int tcp_output_data(struct tcp_conn *c)
 		bool retrans = seq_lt(c->snd_nxt, c->snd_max);
 		if (retrans) {
 			TRACE(c->st, &c->trace, false, "retransmit seq=%u len=%u reason=rto", c->snd_nxt, len);
-			tcp_account_retrans(c, len);
+			tcp_account_retrans(c, c->snd_nxt, len);
 		} else if (len && !c->rtt_timing) {
 			c->rtt_timing = true;
 			c->rtt_seq = c->snd_nxt + len;

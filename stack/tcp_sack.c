@@ -20,6 +20,12 @@ void tcp_sack_init(struct tcp_sack_scoreboard *sb, uint32_t snd_una)
 	sb->snd_una = snd_una;
 	sb->high_rxt = snd_una;
 	sb->recovery_point = snd_una;
+	sb->dupthresh = TCP_SACK_DUPTHRESH;
+}
+
+void tcp_sack_set_dupthresh(struct tcp_sack_scoreboard *sb, uint32_t segs)
+{
+	sb->dupthresh = segs ? segs : 1;
 }
 
 static void remove_ranges(struct tcp_sack_scoreboard *sb, unsigned first, unsigned n)
@@ -52,8 +58,10 @@ static void advance_una(struct tcp_sack_scoreboard *sb, uint32_t ack)
 
 /* Add [left, right) (already validated), merging with touching ranges.  When
  * the board is full the highest range is forgotten: that data then counts as
- * in flight, the conservative direction. */
-static void insert_range(struct tcp_sack_scoreboard *sb, uint32_t left, uint32_t right)
+ * in flight, the conservative direction.  *new_low gets the lowest byte of the
+ * block that was not SACKed before (right when none). */
+static void insert_range(struct tcp_sack_scoreboard *sb, uint32_t left, uint32_t right,
+			 uint32_t *new_low)
 {
 	unsigned first, last;
 
@@ -64,6 +72,9 @@ static void insert_range(struct tcp_sack_scoreboard *sb, uint32_t left, uint32_t
 	while (last < sb->count && seq_leq(sb->ranges[last].left, right))
 		last++;
 
+	*new_low = left;
+	if (last > first && !seq_lt(left, sb->ranges[first].left))
+		*new_low = seq_min(sb->ranges[first].right, right);
 	if (last > first) {
 		struct tcp_sack_block merged = {
 			.left = seq_min(left, sb->ranges[first].left),
@@ -78,8 +89,10 @@ static void insert_range(struct tcp_sack_scoreboard *sb, uint32_t left, uint32_t
 	}
 	if (sb->count == TCP_SACK_SCOREBOARD_RANGES) {
 		sb->overflows++;
-		if (first == sb->count)
+		if (first == sb->count) {
+			*new_low = right;
 			return; /* the new block is the highest: forget it */
+		}
 		remove_ranges(sb, sb->count - 1u, 1);
 	}
 	memmove(&sb->ranges[first + 1], &sb->ranges[first],
@@ -119,11 +132,12 @@ void tcp_sack_update(struct tcp_sack_scoreboard *sb, uint32_t ack, uint32_t snd_
 
 	if (is_dsack(blocks, n, ack)) {
 		r.dsack = true;
+		r.dsack_block = blocks[0];
 		sb->dsacks++;
 		i = 1;
 	}
 	for (; i < n; i++) {
-		uint32_t left = blocks[i].left, right = blocks[i].right;
+		uint32_t left = blocks[i].left, right = blocks[i].right, new_low;
 
 		/* RFC 2018 §3: [left, right) must lie within snd_una..snd_max. */
 		if (!seq_lt(left, right) || seq_leq(right, sb->snd_una) ||
@@ -131,7 +145,12 @@ void tcp_sack_update(struct tcp_sack_scoreboard *sb, uint32_t ack, uint32_t snd_
 			r.invalid_blocks++;
 			continue;
 		}
-		insert_range(sb, seq_max(left, sb->snd_una), right);
+		insert_range(sb, seq_max(left, sb->snd_una), right, &new_low);
+		if (seq_lt(new_low, right) &&
+		    (!r.has_new_sack || seq_lt(new_low, r.new_sack_low))) {
+			r.has_new_sack = true;
+			r.new_sack_low = new_low;
+		}
 	}
 	sb->invalid += r.invalid_blocks;
 
@@ -166,8 +185,8 @@ bool tcp_sack_is_lost(const struct tcp_sack_scoreboard *sb, uint32_t seq, uint32
 			bytes_above += b->right - (seq + 1);
 		}
 	}
-	return ranges_above >= TCP_SACK_DUPTHRESH ||
-	       bytes_above > (TCP_SACK_DUPTHRESH - 1) * smss;
+	return ranges_above >= sb->dupthresh ||
+	       bytes_above > (uint64_t)(sb->dupthresh - 1) * smss;
 }
 
 /* IsLost() is the same for every byte of the hole just below range k: the
@@ -175,8 +194,8 @@ bool tcp_sack_is_lost(const struct tcp_sack_scoreboard *sb, uint32_t seq, uint32
 static bool hole_is_lost(const struct tcp_sack_scoreboard *sb, unsigned k,
 			 uint32_t bytes_above, uint32_t smss)
 {
-	return sb->count - k >= TCP_SACK_DUPTHRESH ||
-	       bytes_above > (TCP_SACK_DUPTHRESH - 1) * smss;
+	return sb->count - k >= sb->dupthresh ||
+	       bytes_above > (uint64_t)(sb->dupthresh - 1) * smss;
 }
 
 /* RFC 6675 §4 SetPipe(), one hole at a time instead of one octet. */
@@ -314,7 +333,7 @@ void tcp_sack_mark_sent(struct tcp_sack_scoreboard *sb, const struct tcp_sack_se
 bool tcp_sack_loss_detected(const struct tcp_sack_scoreboard *sb, unsigned dupacks,
 			    uint32_t smss)
 {
-	return dupacks >= TCP_SACK_DUPTHRESH || tcp_sack_is_lost(sb, sb->snd_una, smss);
+	return dupacks >= sb->dupthresh || tcp_sack_is_lost(sb, sb->snd_una, smss);
 }
 
 bool tcp_sack_may_enter_recovery(const struct tcp_sack_scoreboard *sb)

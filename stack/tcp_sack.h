@@ -41,7 +41,7 @@
 
 #define TCP_SACK_MAX_BLOCKS 4          /* per option: (40 - 2) / 8 */
 #define TCP_SACK_SCOREBOARD_RANGES 32
-#define TCP_SACK_DUPTHRESH 3           /* RFC 6675 §2 DupThresh */
+#define TCP_SACK_DUPTHRESH 3           /* RFC 6675 §2 DupThresh: the initial value */
 
 /* One SACK block as carried in the option: [left, right). Host order. */
 struct tcp_sack_block {
@@ -73,6 +73,9 @@ struct tcp_sack_result {
 	bool is_dupack;         /* RFC 6675 §2 "duplicate acknowledgment" */
 	bool recovery_done;     /* snd_una reached RecoveryPoint: recovery ended */
 	uint8_t invalid_blocks; /* blocks ignored (outside snd_una..snd_max) */
+	bool has_new_sack;      /* new_sack_low is valid */
+	uint32_t new_sack_low;  /* lowest sequence number SACKed for the first time */
+	struct tcp_sack_block dsack_block; /* the D-SACK block, when dsack */
 };
 
 struct tcp_sack_scoreboard {
@@ -81,6 +84,7 @@ struct tcp_sack_scoreboard {
 	uint32_t rescue_rxt;      /* RescueRxt + 1, valid when rescue_valid */
 	uint32_t recovery_point;  /* RecoveryPoint + 1 (snd_max at entry) */
 	uint32_t sacked_bytes;    /* total of ranges */
+	uint32_t dupthresh;       /* DupThresh: the sender's reordering degree, segments */
 	bool rescue_valid;
 	bool in_recovery;
 	uint8_t count;
@@ -104,6 +108,10 @@ void tcp_sack_init(struct tcp_sack_scoreboard *sb, uint32_t snd_una);
  */
 void tcp_sack_update(struct tcp_sack_scoreboard *sb, uint32_t ack, uint32_t snd_max,
 		     const struct tcp_sack_block *blocks, int n, struct tcp_sack_result *res);
+
+/* RFC 6675 §2 allows DupThresh to adapt to the reordering the path shows (like Linux's
+ * tp->reordering): set it, in segments (at least 1). tcp_sack_init() starts it at 3. */
+void tcp_sack_set_dupthresh(struct tcp_sack_scoreboard *sb, uint32_t segs);
 
 /* RFC 6675 §4 IsLost(seq): DupThresh discontiguous SACKed ranges, or more
  * than (DupThresh - 1) * smss SACKed bytes, lie above seq. */

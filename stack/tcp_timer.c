@@ -212,6 +212,12 @@ void tcp_rto_expired(struct tcp_conn *c)
 		tcp_rtx_restart(c);
 		return;
 	}
+	/* Linux tcp_enter_loss: a timeout while DupThresh segments were SACKed but no recovery
+	 * began means the reordering degree is overestimated: back to the RFC 6675 default. */
+	if (!c->in_recovery && c->reordering > TCP_SACK_DUPTHRESH &&
+	    tcp_sack_sacked_bytes(&c->sb) >= TCP_SACK_DUPTHRESH * c->snd_mss)
+		tcp_set_reordering(c, TCP_SACK_DUPTHRESH, "rto");
+	tcp_undo_start(c);
 	/* RFC 5681 §3.1 / RFC 6675 §5.1: timeout — loss window, go back to SND.UNA */
 	tcp_cc_on_rto(&c->cc, c->snd_max - c->snd_una, c->retries > 1, stack_now_us(st));
 	TRACE(st, &c->trace, false, "cc rto cwnd=%u ssthresh=%u rto=%uus", c->cc.cwnd, c->cc.ssthresh,

@@ -991,3 +991,278 @@ Test(tcp_data, established_icmp_is_a_soft_error)
 	cr_expect_eq(s->so_error, 0);
 	cr_expect_eq(tf_conn(s)->soft_error, EHOSTUNREACH);
 }
+
+/* ---- reordering: D-SACK (RFC 2883), reordering degree, undo ---- */
+
+TestSuite(tcp_dsack, .init = tf_setup, .fini = tf_teardown);
+
+/* The peer sends len bytes at seq (relative to its ISS + 1) on s's connection. */
+static void peer_data(struct sock *s, uint32_t rel_seq, const char *data, size_t len)
+{
+	tf_inject_ports(SRV_PORT, tf_conn(s)->tuple.local_port, FRAMES_TCP_ACK,
+			PEER_ISS + 1 + rel_seq, tf_conn(s)->snd_nxt, 65535, NULL, data, len);
+}
+
+Test(tcp_dsack, duplicate_segment_reported_once)
+{
+	struct peer_opts po = { .mss = true, .sack_perm = true };
+	struct sock *s = tf_establish_active(&po, NULL, 65535);
+	struct tseg a;
+
+	peer_data(s, 0, "hello", 5);
+	cr_assert(tf_pop(&a));
+	cr_expect_eq(a.ack, PEER_ISS + 6);
+	cr_expect_eq(a.nsack, 0);
+	peer_data(s, 0, "hello", 5);                 /* the same segment again */
+	cr_assert(tf_pop(&a), "a duplicate is acknowledged at once");
+	cr_expect_eq(a.ack, PEER_ISS + 6);
+	cr_assert_eq(a.nsack, 1, "D-SACK block for the duplicate");
+	cr_expect_eq(a.sack[0][0], PEER_ISS + 1);
+	cr_expect_eq(a.sack[0][1], PEER_ISS + 6);
+	cr_expect_eq(st->counters.tcp_dup_rx, 1);
+	peer_data(s, 5, "world", 5);
+	cr_assert(tf_pop(&a));
+	cr_expect_eq(a.ack, PEER_ISS + 11);
+	cr_expect_eq(a.nsack, 0, "RFC 2883 §4: the D-SACK block is reported once");
+}
+
+Test(tcp_dsack, duplicate_above_a_hole_then_its_range)
+{
+	struct peer_opts po = { .mss = true, .sack_perm = true };
+	struct sock *s = tf_establish_active(&po, NULL, 65535);
+	struct tseg a;
+
+	peer_data(s, 10, "CCCCC", 5);                /* hole 0..10 */
+	peer_data(s, 20, "EEEEE", 5);                /* hole 15..20 */
+	peer_data(s, 15, "DDDDD", 5);                /* joins 10..25 */
+	tf_count_sent();
+	peer_data(s, 30, "GGGGG", 5);                /* a second range 30..35, most recent */
+	cr_assert(tf_pop(&a));
+	cr_assert_eq(a.nsack, 2);
+	cr_expect_eq(a.sack[0][0], PEER_ISS + 31, "RFC 2018 §4: the newest range first");
+	cr_expect_eq(a.sack[1][0], PEER_ISS + 11);
+	peer_data(s, 15, "DDDDD", 5);                /* duplicate inside 10..25 */
+	cr_assert(tf_pop(&a));
+	cr_expect_eq(a.ack, PEER_ISS + 1);
+	cr_assert_eq(a.nsack, 3);
+	cr_expect_eq(a.sack[0][0], PEER_ISS + 16, "D-SACK first");
+	cr_expect_eq(a.sack[0][1], PEER_ISS + 21);
+	cr_expect_eq(a.sack[1][0], PEER_ISS + 11, "RFC 2883 §4: then the range holding it");
+	cr_expect_eq(a.sack[1][1], PEER_ISS + 26);
+	cr_expect_eq(a.sack[2][0], PEER_ISS + 31);
+}
+
+TestSuite(tcp_reorder, .init = tf_setup, .fini = tf_teardown);
+
+/* The peer acknowledges ack with SACK blocks [l0, r0) and (if l1 != r1) [l1, r1); ts (may be
+ * NULL) adds the timestamp option. */
+static void peer_sack(struct sock *s, uint32_t ack, uint32_t l0, uint32_t r0, uint32_t l1,
+		      uint32_t r1, const struct peer_opts *ts)
+{
+	struct peer_opts po = { 0 };
+
+	if (ts)
+		po = *ts;
+	po.nsack = 1;
+	po.sack[0][0] = l0;
+	po.sack[0][1] = r0;
+	if (l1 != r1) {
+		po.nsack = 2;
+		po.sack[1][0] = l1;
+		po.sack[1][1] = r1;
+	}
+	peer_ack(s, ack, 65535, &po);
+}
+
+/* Pop what the stack sent; record segments below *high (retransmissions) in rtx[], move
+ * *high past new data. Returns the number of retransmissions recorded. */
+static int pop_rtx(uint32_t *high, struct tseg *rtx, int max)
+{
+	struct tseg seg;
+	int n = 0;
+
+	while (tf_pop(&seg)) {
+		if (seg.len == 0)
+			continue;
+		if (seq_lt(seg.seq, *high)) {
+			if (n < max)
+				rtx[n++] = seg;
+		} else {
+			*high = seg.seq + seg.len;
+		}
+	}
+	return n;
+}
+
+/* Segment 0 of six (1000 bytes each from base) is overtaken by segments 1..5: the peer SACKs
+ * them one by one, then segment 0 arrives and everything is acknowledged. Returns the
+ * retransmissions it caused (in rtx[]). */
+static int reorder_round(struct sock *s, uint32_t base, uint32_t *high, struct tseg *rtx, int max,
+			 const struct peer_opts *ts)
+{
+	int n = 0;
+
+	for (uint32_t k = 1; k <= 5; k++) {
+		peer_sack(s, base, base + 1000, base + 1000 * (k + 1), 0, 0, ts);
+		n += pop_rtx(high, rtx + n, max - n);
+	}
+	peer_ack(s, base + 6000, 65535, ts);
+	n += pop_rtx(high, rtx + n, max - n);
+	return n;
+}
+
+static struct sock *reorder_conn(uint32_t *base, bool ts)
+{
+	struct peer_opts po = { .mss = true, .mss_val = 1000, .sack_perm = true, .ts = ts,
+				.tsval = 1 };
+	uint32_t iss;
+	struct sock *s = tf_establish_active(&po, &iss, 65535);
+
+	cr_assert(tf_conn(s)->sack_ok);
+	cr_assert_eq(tf_conn(s)->snd_mss, ts ? 988u : 1000u);
+	*base = iss + 1;
+	return s;
+}
+
+/* D-SACK (RFC 2883) for every retransmission of the episode: the reduction is undone, the
+ * reordering degree covers what was seen, and the same reordering again costs nothing. */
+Test(tcp_reorder, dsack_undo_then_same_reordering_not_retransmitted)
+{
+	static uint8_t data[6000];
+	struct tseg rtx[16];
+	uint32_t b, high;
+	struct sock *s = reorder_conn(&b, false);
+	struct tcp_conn *c = tf_conn(s);
+	uint32_t cwnd0 = c->cc.cwnd, ssthresh0 = c->cc.ssthresh;
+
+	high = b;
+	cr_assert_eq(c->reordering, 3);
+	tf_send(s, data, sizeof data);
+	cr_assert_eq(pop_rtx(&high, rtx, 16), 0);
+	int n = reorder_round(s, b, &high, rtx, 16, NULL);
+	cr_assert(n >= 1, "degree 3: reordering by 5 looks like a loss");
+	cr_expect_eq(rtx[0].seq, b);
+	cr_expect(c->cc.cwnd < cwnd0, "window reduced: %u", c->cc.cwnd);
+	cr_expect_eq(st->counters.tcp_undo, 0);
+	/* the retransmissions arrive as duplicates: one D-SACK each, a round trip later */
+	stack_advance_clock(st, 10000);
+	for (int i = 0; i < n; i++)
+		peer_sack(s, b + 6000, rtx[i].seq, rtx[i].seq + rtx[i].len, 0, 0, NULL);
+	cr_expect_eq(st->counters.tcp_spurious_retrans, (uint64_t)n);
+	cr_expect_eq(st->counters.tcp_undo, 1);
+	cr_expect_eq(c->cc.cwnd, cwnd0, "cwnd restored: %u", c->cc.cwnd);
+	cr_expect_eq(c->cc.ssthresh, ssthresh0);
+	cr_expect(!c->in_recovery);
+	cr_expect(c->reordering >= 5, "degree %u", c->reordering);
+	cr_expect(st->counters.tcp_reorder_detected >= 1);
+	{
+		struct tcp_info ti;
+		tcp_fill_info(c, &ti);
+		cr_expect_eq(ti.tcpi_reordering, c->reordering);
+	}
+
+	/* the same reordering again: no retransmission */
+	uint64_t retrans = st->counters.tcp_retrans;
+	tf_send(s, data, sizeof data);
+	cr_assert_eq(pop_rtx(&high, rtx, 16), 0);
+	cr_expect_eq(reorder_round(s, b + 6000, &high, rtx, 16, NULL), 0);
+	cr_expect_eq(st->counters.tcp_retrans, retrans);
+	cr_expect_eq(c->snd_una, b + 12000);
+	cr_expect_eq(c->cc.cwnd, cwnd0);
+}
+
+/* A real loss: segment 0 is lost, its retransmission is needed (no D-SACK for it), so the
+ * reduction stands even though another retransmission proves spurious. */
+Test(tcp_reorder, real_loss_not_undone)
+{
+	static uint8_t data[6000];
+	struct tseg rtx[16];
+	uint32_t b, high;
+	struct sock *s = reorder_conn(&b, false);
+	struct tcp_conn *c = tf_conn(s);
+	uint32_t cwnd0 = c->cc.cwnd;
+
+	high = b;
+	tf_send(s, data, sizeof data);
+	pop_rtx(&high, rtx, 16);
+	int n = 0;
+	for (uint32_t k = 1; k <= 5; k++) {
+		peer_sack(s, b, b + 1000, b + 1000 * (k + 1), 0, 0, NULL);
+		n += pop_rtx(&high, rtx + n, 16 - n);
+	}
+	cr_assert(n >= 1);
+	cr_assert_eq(rtx[0].seq, b);
+	stack_advance_clock(st, 10000);
+	peer_ack(s, b + 6000, 65535, NULL);          /* the retransmission filled the hole */
+	for (int i = 1; i < n; i++)                  /* any others were not needed */
+		peer_sack(s, b + 6000, rtx[i].seq, rtx[i].seq + rtx[i].len, 0, 0, NULL);
+	cr_expect_eq(st->counters.tcp_undo, 0);
+	cr_expect(c->cc.cwnd < cwnd0, "the reduction stands: %u", c->cc.cwnd);
+	cr_expect(c->cc.ssthresh < cwnd0);
+	cr_expect_eq(c->snd_una, b + 6000, "recovered");
+	cr_expect(!c->in_recovery);
+}
+
+/* RFC 3522 Eifel detection: the ACK that ends recovery echoes the original's timestamp, older
+ * than the retransmission's: undo at once, and the degree rises. */
+Test(tcp_reorder, timestamp_echo_of_original_undoes)
+{
+	static uint8_t data[6000];
+	struct tseg rtx[16], first;
+	uint32_t b, high;
+	struct sock *s = reorder_conn(&b, true);
+	struct tcp_conn *c = tf_conn(s);
+	uint32_t cwnd0 = c->cc.cwnd;
+	struct peer_opts ts = { .ts = true, .tsval = 2 };
+
+	high = b;
+	tf_send(s, data, 5 * 988);
+	cr_assert(tf_pop(&first));
+	ts.tsecr = first.tsval;                      /* echoes of the originals */
+	high = first.seq + first.len;
+	pop_rtx(&high, rtx, 16);
+	stack_advance_clock(st, 5000);               /* the retransmission carries a later TSval */
+	int n = 0;
+	for (uint32_t k = 1; k <= 4; k++) {
+		peer_sack(s, b, b + 988, b + 988 * (k + 1), 0, 0, &ts);
+		n += pop_rtx(&high, rtx + n, 16 - n);
+	}
+	cr_assert(n >= 1);
+	cr_assert(seq_gt(rtx[0].tsval, first.tsval));
+	cr_expect(c->cc.cwnd < cwnd0);
+	peer_ack(s, b + 5 * 988, 65535, &ts);        /* the original segment 0 arrived */
+	cr_expect_eq(st->counters.tcp_undo, 1);
+	cr_expect_eq(c->cc.cwnd, cwnd0, "cwnd restored: %u", c->cc.cwnd);
+	cr_expect(c->reordering >= 4, "degree %u", c->reordering);
+	(void)data;
+}
+
+/* The same, but the ACK echoes the retransmission: the loss was real, no undo. */
+Test(tcp_reorder, timestamp_echo_of_retransmission_keeps_reduction)
+{
+	static uint8_t data[6000];
+	struct tseg rtx[16], first;
+	uint32_t b, high;
+	struct sock *s = reorder_conn(&b, true);
+	struct tcp_conn *c = tf_conn(s);
+	uint32_t cwnd0 = c->cc.cwnd;
+	struct peer_opts ts = { .ts = true, .tsval = 2 };
+
+	tf_send(s, data, 5 * 988);
+	cr_assert(tf_pop(&first));
+	ts.tsecr = first.tsval;
+	high = first.seq + first.len;
+	pop_rtx(&high, rtx, 16);
+	stack_advance_clock(st, 5000);
+	int n = 0;
+	for (uint32_t k = 1; k <= 4; k++) {
+		peer_sack(s, b, b + 988, b + 988 * (k + 1), 0, 0, &ts);
+		n += pop_rtx(&high, rtx + n, 16 - n);
+	}
+	cr_assert(n >= 1);
+	ts.tsecr = rtx[0].tsval;
+	peer_ack(s, b + 5 * 988, 65535, &ts);
+	cr_expect_eq(st->counters.tcp_undo, 0);
+	cr_expect(c->cc.cwnd < cwnd0);
+	cr_expect_eq(c->reordering, 3);
+}

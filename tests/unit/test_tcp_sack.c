@@ -391,3 +391,50 @@ Test(tcp_sack, rescue_waits_until_first_retransmission_acked_past)
 	cr_assert_eq(seg.kind, TCP_SACK_SEG_RESCUE);
 	cr_assert_eq(seg.seq + seg.len, snd_max);
 }
+
+/* RFC 6675 §2: DupThresh follows the reordering degree; IsLost, SetPipe and the loss trigger
+ * all use it. */
+Test(tcp_sack, dupthresh_adapts_islost_and_trigger)
+{
+	struct tcp_sack_scoreboard sb;
+
+	tcp_sack_init(&sb, S(0));
+	cr_expect_eq(sb.dupthresh, TCP_SACK_DUPTHRESH);
+	ack_with(&sb, S(0), S(10), 1, S(1), S(5));          /* 4 segments above S0 */
+	cr_expect(tcp_sack_is_lost(&sb, S(0), SMSS));
+	cr_expect(tcp_sack_loss_detected(&sb, 1, SMSS));
+	cr_expect_eq(tcp_sack_pipe(&sb, S(10), SMSS), 5 * SMSS, "S0 lost: only S5..S9 in flight");
+	tcp_sack_set_dupthresh(&sb, 6);
+	cr_expect(!tcp_sack_is_lost(&sb, S(0), SMSS), "4 segments of reordering are tolerated");
+	cr_expect(!tcp_sack_loss_detected(&sb, 5, SMSS));
+	cr_expect(tcp_sack_loss_detected(&sb, 6, SMSS));
+	cr_expect_eq(tcp_sack_pipe(&sb, S(10), SMSS), 6 * SMSS);
+	ack_with(&sb, S(0), S(10), 1, S(1), S(7));
+	cr_expect(tcp_sack_is_lost(&sb, S(0), SMSS), "6 segments above: more than DupThresh - 1");
+}
+
+/* The lowest byte SACKed for the first time (the sender's reordering check uses it). */
+Test(tcp_sack, new_sack_low_reports_first_new_byte)
+{
+	struct tcp_sack_scoreboard sb;
+	struct tcp_sack_result r;
+
+	tcp_sack_init(&sb, S(0));
+	r = ack_with(&sb, S(0), S(10), 1, S(4), S(5));
+	cr_expect(r.has_new_sack);
+	cr_expect_eq(r.new_sack_low, S(4));
+	r = ack_with(&sb, S(0), S(10), 1, S(4), S(5));     /* repeated: nothing new */
+	cr_expect(!r.has_new_sack);
+	r = ack_with(&sb, S(0), S(10), 2, S(4), S(7), S(2), S(3));
+	cr_expect(r.has_new_sack);
+	cr_expect_eq(r.new_sack_low, S(2), "the lower of two new blocks");
+	r = ack_with(&sb, S(0), S(10), 1, S(1), S(7));     /* fills S1 and S3 */
+	cr_expect_eq(r.new_sack_low, S(1));
+	r = ack_with(&sb, S(0), S(10), 1, S(1), S(9));     /* extends upward from S7 */
+	cr_expect_eq(r.new_sack_low, S(7));
+	r = ack_with(&sb, S(1), S(10), 2, S(0), S(1), S(1), S(9));   /* D-SACK below the ACK */
+	cr_expect(r.dsack);
+	cr_expect_eq(r.dsack_block.left, S(0));
+	cr_expect_eq(r.dsack_block.right, S(1));
+	cr_expect(!r.has_new_sack);
+}
