@@ -5,10 +5,14 @@
 #  - many.test has 45 A records (747 bytes, over UDP's 512 without EDNS): dnsmasq answers the UDP
 #    query truncated and c-ares must ask again over TCP through the stack; all 45 must arrive.
 # TCP is checked first with a numeric URL, so a broken TCP fails loudly as such (never skipped).
+# curl and wget cannot start under a preloaded ASan runtime (Debian 12, google/sanitizers#1270):
+# with a sanitizer build where they hang, tests/tools/uscurl.py (getaddrinfo on a thread, as
+# curl does) fetches in their place, and the log says so.
 # timeout: 150
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh" "$@"
 source "$(dirname "$0")/../lib/net.sh"
+source "$(dirname "$0")/../tools/tcp_lib.sh"
 need_root
 need_cmd ip dnsmasq curl wget
 need_build
@@ -46,17 +50,17 @@ wait_port_peer 8080 tcp 10 || die "http.server did not start: $(cat "$(bg_log we
 PY_FETCH='import sys, urllib.request
 sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())'
 
-# curl and wget hang at start-up (setlocale, bindtextdomain) with the ASan runtime preloaded, even
-# without ustack: in a sanitizer build each runs only if it survives that alone.
-# (The runtimes as `ustack run` preloads them: ASan's, then UBSan's.)
-runtimes=$(ldd "$BUILD/libustack.so" | awk '/libasan|libubsan/ { print $3 }' | sort | paste -sd:)
-usable_here() {
-    [[ -z $runtimes ]] && return 0
-    timeout 5 env LD_PRELOAD="$runtimes" ASAN_OPTIONS=detect_leaks=0 "$1" --version \
-        >/dev/null 2>&1 && return 0
-    info "$1 not run: it hangs with $runtimes preloaded, without ustack too"
-    return 1
-}
+# The fetchers as they run over ustack: curl, or its stand-in (tcp_http_client); wget, or the
+# same stand-in with wget's limits when wget cannot start under the sanitizer runtimes.
+tcp_http_client
+curl_cmd=("${HTTP_CLIENT[@]}" -sS --max-time 20)
+wget_cmd=(wget -q -T 20 -t 1 -O -)
+runtimes=$(tcp_sanitizer_runtimes)
+if [[ -n $runtimes ]] && ! tcp_starts_preloaded wget; then
+    wget_cmd=("$PY" "$TOOLS/uscurl.py" -sS --connect-timeout 20 --max-time 20)
+    info "wget replaced by tests/tools/uscurl.py: ${BUILD##*/} is a sanitizer build" \
+        "(preloads ${runtimes//:/ }) and $TCP_PRELOAD_WHY (google/sanitizers#1270)"
+fi
 
 check_fetch() {
     local name=$1 status=0 out
@@ -80,16 +84,10 @@ $out" || true
 fi
 
 # 2. By name: python's urllib, curl (threaded resolver), wget.
-fetches=1
 check_fetch python_by_name "$PYTHON" -c "$PY_FETCH" http://web.test:8080/hello.txt
-if usable_here curl; then
-    fetches=$((fetches + 1))
-    check_fetch curl_by_name curl -sS --max-time 20 http://web.test:8080/hello.txt
-fi
-if usable_here wget; then
-    fetches=$((fetches + 1))
-    check_fetch wget_by_name wget -q -T 20 -t 1 -O - http://web.test:8080/hello.txt
-fi
+check_fetch curl_by_name "${curl_cmd[@]}" http://web.test:8080/hello.txt
+check_fetch wget_by_name "${wget_cmd[@]}" http://web.test:8080/hello.txt
+fetches=3
 n=$(dns_log | grep -c 'query\[A\] web\.test from 192\.0\.2\.2' || true)
 expect_eq dnsmasq_saw_ustack_queries "$n" "$fetches" || true
 

@@ -5,6 +5,8 @@
 #              curl exits 28 after about 2 s
 # The same curl runs first over the kernel (kernel_addr_on) as the reference; exit codes and
 # curl's error message (digits masked) must be equal, and the ustack timeout must take 2–5 s.
+# With a sanitizer build whose runtimes curl cannot start under, tests/tools/uscurl.py (same exit
+# codes and message lines) stands in for curl in both runs, so the comparison stays like for like.
 # timeout: 90
 set -uo pipefail
 source "$(dirname "$0")/../lib/common.sh" "$@"
@@ -13,6 +15,7 @@ source "$(dirname "$0")/../tools/tcp_lib.sh"
 need_root
 need_cmd ip curl nft
 tcp_need_build
+tcp_http_client
 closed_port=9
 drop_port=81
 
@@ -32,10 +35,10 @@ run_curl() {
     RC=0
     t0=$(tcp_ms)
     if [[ $side == kernel ]]; then
-        tcp_timeout 20 ip netns exec "$NS_US" curl -sS --connect-timeout 2 --max-time 10 \
+        tcp_timeout 20 ip netns exec "$NS_US" "${HTTP_CLIENT[@]}" -sS --connect-timeout 2 --max-time 10 \
             -o /dev/null "${url[$case]}" 2>"$err" || RC=$?
     else
-        tcp_us_run 20 -- curl -sS --connect-timeout 2 --max-time 10 \
+        tcp_us_run 20 -- "${HTTP_CLIENT[@]}" -sS --connect-timeout 2 --max-time 10 \
             -o /dev/null "${url[$case]}" 2>"$err" || RC=$?
     fi
     MS=$(($(tcp_ms) - t0))

@@ -3,6 +3,8 @@
 # keep-alive on): a 1 MiB and a 100 MiB file of reproducible random data arrive with the right
 # size and sha256, and three URLs in one curl command share one keep-alive connection (curl's
 # num_connects sums to 1 and nginx's access log shows one $connection serving requests 1, 2, 3).
+# With a sanitizer build whose runtimes curl cannot start under, tests/tools/uscurl.py stands in
+# for curl (tcp_http_client; the log says so).
 # timeout: 240
 set -uo pipefail
 source "$(dirname "$0")/../lib/common.sh" "$@"
@@ -11,6 +13,7 @@ source "$(dirname "$0")/../tools/tcp_lib.sh"
 need_root
 need_cmd ip nginx curl sha256sum
 tcp_need_build
+tcp_http_client
 
 net_setup
 tcp_net_ready
@@ -23,15 +26,15 @@ tcp_gen www/c.bin 3k 105 >/dev/null
 tcp_nginx_start "$T_TMP/www"
 url=http://$PEER_IP
 
-# fetch NAME FILE SECS: curl over ustack fetches FILE's URL; size and sha256 must match.
+# fetch NAME FILE SECS: curl (HTTP_CLIENT) over ustack fetches FILE's URL; size and sha256 must match.
 fetch() {
     local name=$1 file=$2 secs=$3 out=$T_TMP/$1.out status=0 t0 t1
     t0=$(tcp_ms)
-    tcp_us_run "$((secs + 10))" -- curl -sS --max-time "$secs" -o "$out" \
+    tcp_us_run "$((secs + 10))" -- "${HTTP_CLIENT[@]}" -sS --max-time "$secs" -o "$out" \
         "$url/${file##*/}" 2>"$T_TMP/$name.err" || status=$?
     t1=$(tcp_ms)
     if ((status != 0)); then
-        fail "$name" "curl exit $status after $((t1 - t0)) ms: $(head -c 500 "$T_TMP/$name.err")"
+        fail "$name" "$HTTP_CLIENT_NAME exit $status after $((t1 - t0)) ms: $(head -c 500 "$T_TMP/$name.err")"
         return 0
     fi
     expect_eq "${name}_size" "$(stat -c %s "$out" 2>/dev/null)" "$(stat -c %s "$file")"
@@ -45,11 +48,11 @@ fetch get_100m "$big" 120
 
 # Three URLs, one curl: one connection, reused (HTTP/1.1 keep-alive).
 status=0
-lines=$(tcp_us_run 40 -- curl -sS --max-time 30 -w '%{num_connects} %{http_code}\n' \
+lines=$(tcp_us_run 40 -- "${HTTP_CLIENT[@]}" -sS --max-time 30 -w '%{num_connects} %{http_code}\n' \
     -o "$T_TMP/k1" -o "$T_TMP/k2" -o "$T_TMP/k3" \
     "$url/a.bin" "$url/b.bin" "$url/c.bin" 2>"$T_TMP/keepalive.err") || status=$?
 if ((status != 0)); then
-    fail keepalive_curl "curl exit $status: $(head -c 500 "$T_TMP/keepalive.err")"
+    fail keepalive_curl "$HTTP_CLIENT_NAME exit $status: $(head -c 500 "$T_TMP/keepalive.err")"
 else
     pass keepalive_curl
     expect_eq keepalive_codes "$(awk '{printf "%s ", $2}' <<<"$lines")" "200 200 200 "

@@ -13,6 +13,8 @@
 #     with SACK blocks; under reordering SACK blocks; under duplication a data segment
 #     received twice and acknowledged at once; under delay the traced SRTT reflects the 40 ms
 #     round trip
+# With a sanitizer build whose runtimes curl cannot start under, tests/tools/uscurl.py stands in
+# for curl (tcp_http_client; -Z runs the two transfers on two threads).
 # TCP_FAULTS_CELLS="loss dup" runs only those cells (for debugging; CI runs all).
 # timeout: 420
 set -uo pipefail
@@ -23,6 +25,7 @@ source "$(dirname "$0")/../tools/tcp_lib.sh"
 need_root
 need_cmd ip nginx curl ethtool sha256sum
 tcp_need_build
+tcp_http_client
 RELAY_BUILD=$BUILD
 [[ -x $RELAY_BUILD/ustack-relay ]] || die "$RELAY_BUILD/ustack-relay is missing"
 size=20m
@@ -87,12 +90,12 @@ srtt_ms() {
 }
 
 run_cell() {
-    local c=$1 dir=$T_TMP/trace-$1 status=0 t0 ms lines got dlog ulog d k v
+    local c=$1 dir=$T_TMP/trace-$1 status=0 t0 ms lines dlog ulog d k v
     mkdir -p "$dir"
     relay_start --both "${spec[$c]}" --seed "${seed[$c]}" ||
         { fail "${c}_relay" "relay did not start"; return 0; }
     t0=$(tcp_ms)
-    lines=$(tcp_us_run "$((max_secs + 15))" --trace "$dir" -- curl -sS -Z --max-time "$max_secs" \
+    lines=$(tcp_us_run "$((max_secs + 15))" --trace "$dir" -- "${HTTP_CLIENT[@]}" -sS -Z --max-time "$max_secs" \
         -w '%{http_code} %{size_download} %{size_upload}\n' \
         -o "$T_TMP/$c.down" "http://$PEER_IP/down.bin" \
         --next -sS --max-time "$max_secs" -w '%{http_code} %{size_download} %{size_upload}\n' \
@@ -101,9 +104,9 @@ run_cell() {
     ms=$(($(tcp_ms) - t0))
     relay_stop || true
     cp "$RELAY_STATS" "$T_TMP/$c.stats" 2>/dev/null || true
-    info "$c (${spec[$c]}, seed ${seed[$c]}): $ms ms, curl exit $status; ${lines//$'\n'/; }"
+    info "$c (${spec[$c]}, seed ${seed[$c]}): $ms ms, $HTTP_CLIENT_NAME exit $status; ${lines//$'\n'/; }"
     if ((status != 0)); then
-        fail "${c}_curl" "curl exit $status after $ms ms: $(head -c 400 "$T_TMP/$c.err")"
+        fail "${c}_curl" "$HTTP_CLIENT_NAME exit $status after $ms ms: $(head -c 400 "$T_TMP/$c.err")"
     else
         pass "${c}_curl"
     fi

@@ -26,11 +26,31 @@
 #   tcp_ms                         milliseconds since the epoch
 #   tcp_need_build                 need_build, and the test tools built
 #   tcp_net_ready                  call after net_setup/net_adopt (see TCP_OVER_KERNEL)
+#   tcp_http_client                sets HTTP_CLIENT (array) and HTTP_CLIENT_NAME (for messages:
+#                                  "curl" or "uscurl.py"): the command to run as "curl" over
+#                                  ustack — curl, or "$PY $TOOLS/uscurl.py" (the same options,
+#                                  -w variables, exit codes and error lines, for what the
+#                                  tests use) when tcp_sanitizer_runtimes is not empty and curl
+#                                  cannot start under them (tcp_starts_preloaded); prints a "#"
+#                                  line naming the reason then. Call once per test; use
+#                                  "${HTTP_CLIENT[@]}" for every curl over ustack and for the
+#                                  kernel reference runs compared with them, never for curl in
+#                                  the peer namespace
+#   tcp_sanitizer_runtimes         the sanitizer runtimes $BUILD/libustack.so needs (and
+#                                  `ustack run` preloads before it), ":"-separated; empty for a
+#                                  release build
+#   tcp_starts_preloaded PROG      true if `PROG --version` ends with status 0 within 3 s under
+#                                  `ustack run` of $BUILD (a throwaway `unshare -n` namespace;
+#                                  the stack never starts); else false with TCP_PRELOAD_WHY set
 # TCP_OVER_KERNEL=1 (for checking a test itself, not for CI): tcp_net_ready gives us0 the
 # kernel address and tcp_us_run/tcp_us_bg run the command without ustack (options dropped), so
 # the test's own logic can be seen to pass against the kernel; checks that read ustack's trace
 # logs fail then, as they should.
-# Variables: PY (Debian's /usr/bin/python3), TOOLS (source dir), TOOLS_BIN (built tools).
+# Variables: PY (Debian's /usr/bin/python3), TOOLS (source dir), TOOLS_BIN (built tools),
+# HTTP_CLIENT, HTTP_CLIENT_NAME (after tcp_http_client).
+# Why uscurl.py: on Debian 12 curl (and wget) deadlock at start-up whenever libasan is preloaded,
+# with or without ustack (libp11-kit's constructor runs before the ASan runtime is initialised;
+# google/sanitizers#1270), so a sanitizer build's tests use this stand-in to keep their TCP paths.
 
 [[ -n ${_USTACK_TCP_LIB_SH:-} ]] && return 0
 _USTACK_TCP_LIB_SH=1
@@ -151,4 +171,36 @@ tcp_wait_us_tcp() {
         sleep 0.2
     done
     return 1
+}
+
+tcp_sanitizer_runtimes() {
+    ldd "$BUILD/libustack.so" 2>/dev/null | awk '/libasan|libubsan/ { print $3 }' | paste -sd:
+}
+
+tcp_starts_preloaded() {
+    local prog=$1 status=0
+    timeout --foreground -k 1 3 unshare -n "$BUILD/ustack" run --if lo --ip 127.0.0.2/8 -- \
+        "$prog" --version >/dev/null 2>&1 || status=$?
+    case $status in
+    0) return 0 ;;
+    124 | 137) TCP_PRELOAD_WHY="'$prog --version' under \`ustack run\` did not end within 3 s" ;;
+    *) TCP_PRELOAD_WHY="'$prog --version' under \`ustack run\` exited $status" ;;
+    esac
+    return 1
+}
+
+# shellcheck disable=SC2034  # HTTP_CLIENT and HTTP_CLIENT_NAME are read by the tests
+tcp_http_client() {
+    local runtimes
+    HTTP_CLIENT=(curl)
+    HTTP_CLIENT_NAME=curl
+    [[ ${TCP_OVER_KERNEL:-0} == 1 ]] && return 0
+    runtimes=$(tcp_sanitizer_runtimes)
+    [[ -n $runtimes ]] || return 0
+    tcp_starts_preloaded curl && return 0
+    HTTP_CLIENT=("$PY" "$TOOLS/uscurl.py")
+    HTTP_CLIENT_NAME=uscurl.py
+    info "curl replaced by tests/tools/uscurl.py: ${BUILD##*/} is a sanitizer build" \
+        "(preloads ${runtimes//:/ }) and $TCP_PRELOAD_WHY (known start-up deadlock of" \
+        "libp11-kit users under a preloaded ASan runtime, google/sanitizers#1270)"
 }
