@@ -1266,3 +1266,44 @@ Test(tcp_reorder, timestamp_echo_of_retransmission_keeps_reduction)
 	cr_expect(c->cc.cwnd < cwnd0);
 	cr_expect_eq(c->reordering, 3);
 }
+
+/* Sequence numbers wrap at 2^32 (RFC 9293 §3.4): a peer whose ISN sits just below the wrap
+ * sends data across it, in order and out of order; ACKs, SACK handling and delivery continue
+ * through 0 without a hiccup. */
+Test(tcp_data, receive_across_sequence_wrap)
+{
+	struct peer_opts po = { .mss = true, .sack_perm = true };
+	const uint32_t peer_iss = 0xffffffe0u;
+	struct sock *s = tf_socket();
+	struct tseg syn, a;
+	uint16_t lp;
+	uint32_t iss1;
+	char buf[64], part1[24], part2[24], part3[24];
+
+	memset(part1, '1', sizeof part1);
+	memset(part2, '2', sizeof part2);
+	memset(part3, '3', sizeof part3);
+	cr_assert_eq(tf_connect(s, SRV_PORT), -EINPROGRESS);
+	cr_assert(tf_pop(&syn));
+	lp = syn.sport;
+	tf_inject_ports(SRV_PORT, lp, FRAMES_TCP_SYN | FRAMES_TCP_ACK, peer_iss, syn.seq + 1, 65535,
+			&po, NULL, 0);
+	cr_assert(tf_pop(&a));
+	cr_assert_eq(a.ack, peer_iss + 1);
+	iss1 = syn.seq + 1;
+	/* bytes [peer_iss+1, +24) end 7 bytes before the wrap; the next segment crosses it */
+	tf_inject_ports(SRV_PORT, lp, FRAMES_TCP_ACK, peer_iss + 1, iss1, 65535, NULL, part1, 24);
+	tf_pop(&a);
+	/* the third segment (entirely past the wrap) arrives before the second */
+	tf_inject_ports(SRV_PORT, lp, FRAMES_TCP_ACK, peer_iss + 49, iss1, 65535, NULL, part3, 24);
+	cr_assert(tf_pop(&a), "out-of-order segment is ACKed at once");
+	cr_expect_eq(a.ack, peer_iss + 25, "ACK stays at the hole below the wrap");
+	tf_inject_ports(SRV_PORT, lp, FRAMES_TCP_ACK, peer_iss + 25, iss1, 65535, NULL, part2, 24);
+	cr_assert(tf_pop(&a));
+	cr_expect_eq(a.ack, peer_iss + 73u, "ACK covers all three, past 2^32");
+	cr_expect_lt(a.ack, 0x100u, "the acknowledgment number wrapped");
+	cr_expect_eq(tf_recv(s, buf, sizeof buf, 0), 64);
+	cr_expect(memcmp(buf, part1, 24) == 0 && memcmp(buf + 24, part2, 24) == 0 &&
+		  memcmp(buf + 48, part3, 16) == 0);
+	cr_expect_eq(tf_recv(s, buf, sizeof buf, 0), 8);
+}
