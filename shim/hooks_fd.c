@@ -112,9 +112,9 @@ static int shim_ioctl_sock(struct shim_sock *ss, int fd, unsigned long req, void
 		r = SHIM_STACK(us_ioctl_inq(ss->us, &value));
 		break;
 	case SIOCOUTQ:
-		/* The stack has no query for unsent bytes yet; UDP sends synchronously (0 is
-		 * exact), TCP reports 0 until the API has one (shim/README.md). */
-		r = 0;
+		if (shim_forked_child)
+			return -ENETDOWN;
+		r = SHIM_STACK(us_ioctl_outq(ss->us, &value));
 		break;
 	case SIOCATMARK:
 		r = 0;  /* no urgent data is ever marked */

@@ -860,6 +860,22 @@ int us_ioctl_inq(struct us_sock *us, int *value)
 	return rc;
 }
 
+int us_ioctl_outq(struct us_sock *us, int *value)
+{
+	struct sock *s = (struct sock *)us;
+	int rc;
+
+	API_ENTER(st);
+	if (s->proto->outq) {
+		rc = s->proto->outq(st, s, value);
+	} else {
+		*value = 0;   /* datagrams leave at once: nothing stays queued */
+		rc = 0;
+	}
+	API_LEAVE(st);
+	return rc;
+}
+
 int us_poll_mask(struct us_sock *us)
 {
 	struct sock *s = (struct sock *)us;

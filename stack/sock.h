@@ -63,6 +63,7 @@ struct sock_proto {
 	int (*getsockopt)(struct ustack *st, struct sock *s, int level, int name, void *val,
 			  socklen_t *len);
 	int (*inq)(struct ustack *st, struct sock *s, int *value);
+	int (*outq)(struct ustack *st, struct sock *s, int *value);   /* SIOCOUTQ */
 	int (*getname)(struct ustack *st, struct sock *s, struct sockaddr_in *addr, bool peer);
 };
 

@@ -1360,6 +1360,18 @@ static int tcp_inq(struct ustack *st, struct sock *s, int *value)
 	return 0;
 }
 
+/* SIOCOUTQ (Linux: write_seq - snd_una): everything in the send ring, sent or not. */
+static int tcp_outq(struct ustack *st, struct sock *s, int *value)
+{
+	struct tcp_conn *c = tcp_of(s);
+
+	(void)st;
+	if (!c || c->state == TCP_LISTEN)
+		return -EINVAL;
+	*value = (int)ringbuf_len(&c->sndq);
+	return 0;
+}
+
 static int tcp_getname(struct ustack *st, struct sock *s, struct sockaddr_in *addr, bool peer)
 {
 	struct tcp_conn *c = tcp_of(s);
@@ -1398,6 +1410,7 @@ const struct sock_proto tcp_sock_proto = {
 	.setsockopt = tcp_setsockopt,
 	.getsockopt = tcp_getsockopt,
 	.inq = tcp_inq,
+	.outq = tcp_outq,
 	.getname = tcp_getname,
 };
 

@@ -101,6 +101,8 @@ int us_setsockopt(struct us_sock *s, int level, int name, const void *val, sockl
 int us_getsockopt(struct us_sock *s, int level, int name, void *val, socklen_t *len);
 /* FIONREAD / SIOCINQ: bytes (TCP) or size of the next datagram (UDP). */
 int us_ioctl_inq(struct us_sock *s, int *value);
+/* SIOCOUTQ: bytes sent but not yet acknowledged, plus unsent (TCP); 0 for UDP. */
+int us_ioctl_outq(struct us_sock *s, int *value);
 
 /* Wait until the socket may be ready for what `want` names (US_WANT_READ: data, EOF, error or
  * a connection to accept; US_WANT_WRITE: send space, connect completion or error). Sleeps in the

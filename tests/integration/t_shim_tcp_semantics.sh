@@ -3,8 +3,8 @@
 # Python programs run over ustack against kernel peers:
 #   blocking connect (success, ECONNREFUSED), sendfile with and without an offset (digest
 #   checked, file position advanced), MSG_WAITALL across several segments, EPIPE raising
-#   SIGPIPE (and not with MSG_NOSIGNAL), and a ustack listener: blocking accept of a kernel
-#   client, echo, close.
+#   SIGPIPE (and not with MSG_NOSIGNAL), SIOCOUTQ (unacknowledged bytes, 0 once acked), and a
+#   ustack listener: blocking accept of a kernel client, echo, close.
 # timeout: 120
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh" "$@"
@@ -17,7 +17,7 @@ py=/usr/bin/python3
 
 cat >"$T_TMP/peer.py" <<'EOF'
 # 8001 sink: read to EOF, reply "<length> <sha256>"; 8002 drip: 3 x 1000 bytes 50 ms apart;
-# 8003 slam: accept and close at once.
+# 8003 slam: accept and close at once; 8004 stall: accept, never read, close after 5 s.
 import hashlib, socket, sys, threading, time
 ip = sys.argv[1]
 def serve(port, handler):
@@ -43,7 +43,9 @@ def drip(c):
     c.close()
 def slam(c):
     c.close()
-for port, h in ((8001, sink), (8002, drip), (8003, slam)):
+def stall(c):
+    time.sleep(5); c.close()
+for port, h in ((8001, sink), (8002, drip), (8003, slam), (8004, stall)):
     threading.Thread(target=serve, args=(port, h), daemon=True).start()
 time.sleep(100)
 EOF
@@ -133,6 +135,28 @@ seen = until_epipe(0)
 check("epipe_raises_sigpipe", seen[-1:] == ["EPIPE"] and len(sigpipes) == 1, "errors %s, %d SIGPIPE" % (seen, len(sigpipes)))
 seen = until_epipe(socket.MSG_NOSIGNAL)
 check("epipe_msg_nosignal_no_signal", seen[-1:] == ["EPIPE"] and len(sigpipes) == 1, "errors %s, %d SIGPIPE" % (seen, len(sigpipes)))
+
+# SIOCOUTQ: bytes not yet acknowledged — many with a peer that does not read, none once acked
+import fcntl, struct
+def outq(sock):
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), 0x5411, b"\0\0\0\0"))[0]  # SIOCOUTQ
+s = socket.create_connection((PEER, 8004))
+s.setblocking(False)
+sent = 0
+try:
+    while sent < (16 << 20):
+        sent += s.send(b"y" * 65536)
+except BlockingIOError:
+    pass
+q = outq(s)
+check("siocoutq_counts_unacked", 0 < q <= sent, "outq %d after %d bytes sent" % (q, sent))
+s.close()
+s = socket.create_connection((PEER, 8001))
+s.sendall(b"z" * 1000)
+time.sleep(0.3)
+q = outq(s)
+check("siocoutq_zero_when_acked", q == 0, "outq %d" % q)
+sink_reply(s); s.close()
 print("done", flush=True)
 EOF
 
@@ -155,7 +179,7 @@ EOF
 
 net_setup
 start_peer_bg peer "$py" "$T_TMP/peer.py" "$PEER_IP"
-wait_port_peer 8003 tcp 10 || die "peer servers did not start: $(cat "$(bg_log peer)")"
+wait_port_peer 8004 tcp 10 || die "peer servers did not start: $(cat "$(bg_log peer)")"
 
 status=0
 run_timeout 60 ip netns exec "$NS_US" "$USTACK" run --if "$US_IF" --ip "$US_IP/$NET_PREFIX" \
