@@ -175,6 +175,11 @@ static int shim_connect(struct shim_sock *ss, const struct sockaddr *addr, sockl
 		if (w < 0)
 			return w;
 	}
+	/* as the kernel's connect does after its wait: the outcome is reported by connect itself
+	 * (0, or the error, which is then consumed — a later connect starts a new attempt) */
+	r = SHIM_STACK(us_connect(ss->us, addr, len));
+	if (r != -EALREADY && r != -EINPROGRESS)
+		return r;
 	r = SHIM_STACK(us_getsockopt(ss->us, SOL_SOCKET, SO_ERROR, &err, &errlen));
 	if (r < 0)
 		return r;

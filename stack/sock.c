@@ -270,6 +270,41 @@ static void mirror_small_sndbuf(int fd)
 	sys_setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
 }
 
+/* The new file takes the old one's place under the same fd number (dup3), with its status flags
+ * and timeouts; the kernel drops the old file's epoll registrations, as for a closed fd. */
+int sock_mirror_renew(struct ustack *st, struct sock *s)
+{
+	int fresh, status, fdflags, rc;
+
+	(void)st;
+	if (!s->mirror_hup && !s->mirror_err)
+		return 0;
+	fresh = sys_socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fresh < 0)
+		return -errno;
+	mirror_small_sndbuf(fresh);
+	status = sys_fcntl(s->app_fd, F_GETFL, 0);
+	fdflags = sys_fcntl(s->app_fd, F_GETFD, 0);
+	if (status >= 0)
+		sys_fcntl(fresh, F_SETFL, status & (O_NONBLOCK | O_ASYNC));
+	if (s->rcvtimeo.tv_sec || s->rcvtimeo.tv_usec)
+		sys_setsockopt(fresh, SOL_SOCKET, SO_RCVTIMEO, &s->rcvtimeo, sizeof(s->rcvtimeo));
+	if (s->sndtimeo.tv_sec || s->sndtimeo.tv_usec)
+		sys_setsockopt(fresh, SOL_SOCKET, SO_SNDTIMEO, &s->sndtimeo, sizeof(s->sndtimeo));
+	rc = sys_dup3(fresh, s->app_fd, fdflags > 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+	sys_close(fresh);
+	if (rc < 0)
+		return -errno;
+	if (s->mirror_fd >= 0) {
+		mirror_drain(s->mirror_fd);
+		sys_close(s->mirror_fd);
+	}
+	s->mirror_fd = -1;
+	s->mirror_token = s->mirror_stuffed = s->mirror_rdhup = false;
+	s->mirror_hup = s->mirror_has_byte = s->mirror_err = s->new_data_edge = false;
+	return 0;
+}
+
 /* Connect the unpaired app fd to the process's pairing listener and accept the other end.
  * Under the stack lock, so the accepted connection is ours. */
 int sock_mirror_pair(struct ustack *st, struct sock *s)

@@ -110,6 +110,9 @@ int sock_new(struct ustack *st, const struct sock_proto *proto, bool paired, boo
 	     struct sock **out);
 /* Free the struct (after proto->release); closes mirror_fd, never app_fd (the shim owns it). */
 void sock_free(struct ustack *st, struct sock *s);
+/* A stream socket whose mirror is final (POLLHUP/POLLERR of a failed or finished connection)
+ * connects again (Linux allows it): its fd number gets a fresh, unpaired file. */
+int sock_mirror_renew(struct ustack *st, struct sock *s);
 /* Pair an unpaired socket's readiness fd (TCP connect/listen). */
 int sock_mirror_pair(struct ustack *st, struct sock *s);
 /* Recompute readiness from proto->poll_mask and make app_fd's kernel poll state match it.

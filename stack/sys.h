@@ -38,6 +38,9 @@ static inline int sys_getsockopt(int fd, int level, int name, void *v, socklen_t
 static inline int sys_ioctl(int fd, unsigned long req, void *arg)
 { return (int)syscall(SYS_ioctl, fd, req, arg); }
 static inline int sys_shutdown(int fd, int how) { return (int)syscall(SYS_shutdown, fd, how); }
+static inline int sys_dup3(int oldfd, int newfd, int flags)
+{ return (int)syscall(SYS_dup3, oldfd, newfd, flags); }
+static inline int sys_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
 static inline int sys_getsockname(int fd, struct sockaddr *a, socklen_t *l)
 { return (int)syscall(SYS_getsockname, fd, a, l); }
 

@@ -846,10 +846,9 @@ static int tcp_connect(struct ustack *st, struct sock *s, const struct sockaddr_
 			c->connect_reported = true;
 			return -err;
 		}
-		/* the readiness mirror of a failed connection is final (sock.h): it cannot be
-		 * paired again, so a socket can retry only while its mirror is still usable */
-		if (s->mirror_fd < 0 && (s->mirror_hup || s->mirror_err))
-			return -EISCONN;
+		/* the readiness mirror of the old connection is final (sock.h): start afresh */
+		if ((rc = sock_mirror_renew(st, s)) < 0)
+			return rc;
 		c = tcp_conn_renew(c);
 		if (!c)
 			return -ENOMEM;
