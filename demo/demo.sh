@@ -159,7 +159,8 @@ ksecs=$(awk -v s="${ksecs:-0}" 'BEGIN { printf "%.3f", s }')
 results+=("kernel curl (reference): HTTP $kcode, $kbytes bytes in ${ksecs}s ($(mbps "$kspeed") MB/s)")
 if ((curl_ok)); then
     results[-1]+=", ustack at $(awk -v u="$speed" -v k="$kspeed" \
-        'BEGIN { printf "%.2f", (k > 0) ? u / k : 0 }')x the kernel's speed"
+        'BEGIN { printf "%.2f", (k > 0) ? u / k : 0 }')x the kernel's speed (ustack tracing every"
+    results[-1]+=" segment and capturing a pcap; stack start-up included)"
 fi
 say "${results[-1]}"
 
