@@ -125,9 +125,9 @@ Test(tcp_rack_record, reo_wnd_adapts_to_dsack_and_reordering_seen)
 
 /* Active open with SACK and MSS 1000, the SYN-ACK 20 ms after the SYN: SRTT = min_rtt = 20 ms,
  * RTO 200 ms (the floor). *base gets the first data sequence number. */
-static struct sock *rack_conn(uint32_t *base)
+static struct sock *rack_conn_opts(uint32_t *base, bool ts)
 {
-	struct peer_opts po = { .mss = true, .mss_val = SEG, .sack_perm = true };
+	struct peer_opts po = { .mss = true, .mss_val = SEG, .sack_perm = true, .ts = ts, .tsval = 1 };
 	struct sock *s = tf_socket();
 	struct tseg syn, ack;
 
@@ -139,10 +139,24 @@ static struct sock *rack_conn(uint32_t *base)
 	cr_assert(tf_pop(&ack));
 	cr_assert_eq(tf_conn(s)->state, TCP_ESTABLISHED);
 	cr_assert(tf_conn(s)->sack_ok);
-	cr_assert_eq(tf_conn(s)->snd_mss, SEG);
+	cr_assert_eq(tf_conn(s)->snd_mss, ts ? SEG - 12 : SEG);
 	cr_assert_eq(tf_conn(s)->rtt.srtt_us, 20 * MS);
 	*base = syn.seq + 1;
 	return s;
+}
+
+static struct sock *rack_conn(uint32_t *base)
+{
+	return rack_conn_opts(base, false);
+}
+
+/* The peer acknowledges ack, echoing tsecr (timestamps on). */
+static void peer_ack_ts(struct sock *s, uint32_t ack, uint32_t tsecr)
+{
+	struct peer_opts po = { .ts = true, .tsval = 2, .tsecr = tsecr };
+
+	tf_inject_ports(SRV_PORT, tf_conn(s)->tuple.local_port, FRAMES_TCP_ACK, PEER_ISS + 1, ack,
+			65535, &po, NULL, 0);
 }
 
 static void peer_sack1(struct sock *s, uint32_t ack, uint32_t left, uint32_t right)
@@ -328,4 +342,60 @@ Test(tcp_tlp, probe_sends_new_data_when_available)
 	cr_expect_eq(c->snd_max, before + SEG, "one new segment");
 	cr_expect_eq(st->counters.tcp_tlp_probes, 1);
 	cr_expect(!c->rack.tlp_retrans);
+}
+
+/* RFC 8985 §7.4: one segment lost at the tail; with one segment in flight the PTO includes
+ * the delayed-ACK allowance and is capped by the RTO, so the probe goes out at the RTO's time
+ * instead of it. answer_probe: the ACK echoes the probe's TSval (the original was lost: the
+ * probe repaired a loss, the window is reduced once) or the original's (nothing was lost). */
+static void tail_probe_answered(bool answer_probe)
+{
+	static uint8_t data[3 * SEG];
+	struct tseg segs[8], last = { 0 };
+	uint32_t b, mss, n = 0;
+	struct sock *s = rack_conn_opts(&b, true);
+	struct tcp_conn *c = tf_conn(s);
+	uint32_t cwnd0, ssthresh0 = c->cc.ssthresh;
+
+	mss = c->snd_mss;
+	tf_send(s, data, 3 * mss);
+	while (n < 8 && tf_pop(&segs[n]))
+		if (segs[n].len)
+			last = segs[n++];
+	cr_assert_eq(n, 3);
+	stack_advance_clock(st, 20 * MS);
+	peer_ack_ts(s, b + 2 * mss, segs[1].tsval);
+	cwnd0 = c->cc.cwnd;
+	cr_assert_eq(c->rack.tlp_deadline_us, c->rtx_deadline_us,
+		     "PTO = 2·SRTT + delayed-ACK time, capped by the RTO");
+	stack_advance_clock(st, c->rtx_deadline_us - stack_now_us(st));
+	struct tseg probe;
+	cr_assert(tf_pop(&probe));
+	cr_expect_eq(probe.seq, b + 2 * mss);
+	cr_expect_eq(probe.len, mss);
+	cr_expect_eq(st->counters.tcp_tlp_probes, 1);
+	cr_expect_eq(st->counters.tcp_rto_fired, 0, "the probe, not the RTO");
+	stack_advance_clock(st, 20 * MS);
+	peer_ack_ts(s, b + 3 * mss, answer_probe ? probe.tsval : last.tsval);
+	cr_expect(!c->rack.tlp_active);
+	if (answer_probe) {
+		cr_expect_eq(st->counters.tcp_tlp_recovered, 1);
+		cr_expect(c->cc.cwnd < cwnd0, "cwnd %u after %u", c->cc.cwnd, cwnd0);
+		cr_expect(c->cc.ssthresh != ssthresh0);
+	} else {
+		cr_expect_eq(st->counters.tcp_tlp_recovered, 0);
+		cr_expect(c->cc.cwnd >= cwnd0);
+		cr_expect_eq(c->cc.ssthresh, ssthresh0);
+	}
+	cr_expect_eq(c->snd_una, b + 3 * mss);
+}
+
+Test(tcp_tlp, probe_that_repaired_a_loss_reduces_the_window)
+{
+	tail_probe_answered(true);
+}
+
+Test(tcp_tlp, probe_for_nothing_lost_keeps_the_window)
+{
+	tail_probe_answered(false);
 }
