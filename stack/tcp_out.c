@@ -463,17 +463,33 @@ static bool tcp_small_segment_ok(const struct tcp_conn *c, uint32_t len, uint32_
 	return true;
 }
 
+/* RFC 6675 §4 SetPipe() / RFC 8985: with SACK, data the peer SACKed or that RACK deems lost
+ * has left the network: it does not count against cwnd while loss detection (DupThresh or
+ * RACK's reordering window) is still deciding about a hole, so sending does not stall. Bytes
+ * of snd_una..snd_nxt not in the pipe; 0 without SACK information or after an RTO. */
+static uint32_t tcp_flight_not_in_pipe(const struct tcp_conn *c)
+{
+	uint32_t flight = tcp_flight(c), pipe;
+
+	if (!c->sack_ok || c->in_loss || c->snd_nxt != c->snd_max ||
+	    tcp_sack_sacked_bytes(&c->sb) == 0)
+		return 0;
+	pipe = tcp_sack_pipe(&c->sb, c->snd_max, c->snd_mss);
+	return pipe < flight ? flight - pipe : 0;
+}
+
 /* Send new data (and the FIN) from snd_nxt as the windows allow. Returns segments sent.
  * probe (RFC 8985 §7.3): one segment regardless of cwnd, Nagle and cork. */
 static int tcp_output_data(struct tcp_conn *c, bool probe)
 {
+	uint32_t not_in_pipe = tcp_flight_not_in_pipe(c);
 	int sent = 0;
 
 	for (;;) {
 		uint32_t seq_base = tcp_sndq_seq(c);
 		uint32_t data_end = seq_base + (uint32_t)ringbuf_len(&c->sndq);
 		uint32_t wnd_end = c->snd_una + c->snd_wnd;
-		uint32_t flight = tcp_flight(c);
+		uint32_t flight = tcp_flight(c) - not_in_pipe;
 		uint32_t cwnd = tcp_cwnd(c);
 		uint32_t avail, len, room;
 		uint8_t flags = TCP_FL_ACK;

@@ -399,3 +399,26 @@ Test(tcp_tlp, probe_for_nothing_lost_keeps_the_window)
 {
 	tail_probe_answered(false);
 }
+
+/* RFC 6675 §4 pipe: while RACK waits out the reordering window for segment 0, the two segments
+ * SACKed above it have left the network and free cwnd for two new ones (without that the
+ * sender stalls for RACK.rtt + reo_wnd at every hole). */
+Test(tcp_rack, sacked_data_frees_cwnd_while_a_hole_waits)
+{
+	static uint8_t data[20 * SEG];
+	struct tseg rtx[16];
+	uint32_t b, high;
+	struct sock *s = rack_conn(&b);
+	struct tcp_conn *c = tf_conn(s);
+
+	high = b;
+	tf_send(s, data, sizeof data);
+	cr_assert_eq(pop_data(&high, rtx, 16), 0);
+	cr_assert_eq(high, b + TCP_INIT_CWND_SEGS * SEG);
+	stack_advance_clock(st, 20 * MS);
+	peer_sack1(s, b, b + SEG, b + 3 * SEG);
+	cr_expect_eq(pop_data(&high, rtx, 16), 0, "segment 0 not yet deemed lost");
+	cr_expect(c->rack.reo_deadline_us != 0);
+	cr_expect(!c->in_recovery);
+	cr_expect_eq(high, b + (TCP_INIT_CWND_SEGS + 2) * SEG, "two new segments for two SACKed");
+}
