@@ -45,7 +45,8 @@
 	X(tcp_drop_paws) X(tcp_drop_out_of_window) X(tcp_listen_overflow)         \
 	X(tcp_syn_drop) X(tcp_time_wait_expired) X(tcp_rto_fired)                 \
 	X(tcp_zero_window_probes) X(tcp_keepalive_probes)                         \
-	X(tcp_reorder_detected) X(tcp_spurious_retrans) X(tcp_undo)
+	X(tcp_reorder_detected) X(tcp_spurious_retrans) X(tcp_undo)             \
+	X(tcp_rack_lost) X(tcp_tlp_probes) X(tcp_tlp_recovered)
 
 struct stack_counters {
 #define STACK_COUNTER_FIELD(name) uint64_t name;

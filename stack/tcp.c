@@ -410,6 +410,7 @@ struct tcp_conn *tcp_conn_alloc(struct ustack *st, struct sock *s)
 	c->reordering = TCP_SACK_DUPTHRESH;
 	snprintf(c->cc_name, sizeof c->cc_name, "%s", "cubic");
 	tcp_rtt_init(&c->rtt);
+	tcp_rack_init(&c->rack);
 	tcp_timers_init(c);
 	c->start_us = stack_now_us(st);
 	return c;
@@ -424,6 +425,7 @@ static void tcp_conn_free(struct tcp_conn *c)
 		tcp_listener_remove(c);
 	ringbuf_free(&c->sndq);
 	ringbuf_free(&c->rcvq);
+	tcp_rack_free(&c->rack);
 	trace_close(&c->trace);
 	free(c);
 }

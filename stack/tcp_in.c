@@ -528,7 +528,71 @@ static void tcp_exit_recovery(struct tcp_conn *c)
 	c->dupacks = 0;
 	c->retrans_out = 0;
 	tcp_cc_exit_recovery(&c->cc, c->snd_max - c->snd_una, stack_now_us(c->st));
+	tcp_rack_recovery_done(&c->rack);
 	tcp_trace_cc(c, "recovered");
+}
+
+/* ---- RACK-TLP (RFC 8985) ---- */
+
+void tcp_rack_check(struct tcp_conn *c)
+{
+	uint64_t now = stack_now_us(c->st);
+	uint32_t reo, wait, lost_end = c->sb.rack_lost_end, first = 0, nlost = 0;
+
+	c->rack.reo_deadline_us = 0;
+	if (!c->sack_ok || c->state < TCP_ESTABLISHED || c->in_loss || c->snd_una == c->snd_max)
+		return;
+	/* §6.2.4: the window grows with the reordering seen (the degree, D-SACKs) */
+	reo = tcp_rack_reo_wnd(&c->rack, c->reordering > TCP_SACK_DUPTHRESH, c->in_recovery,
+			       c->rtt.min_rtt_us, c->rtt.srtt_us);
+	wait = tcp_rack_detect(&c->rack, &c->sb, now, reo, &lost_end, &first, &nlost);
+	tcp_sack_set_rack_lost(&c->sb, lost_end);
+	if (wait)
+		c->rack.reo_deadline_us = now + wait;   /* §6.3 reordering timer */
+	if (nlost) {
+		STAT_ADD(c->st, tcp_rack_lost, nlost);
+		TRACE(c->st, &c->trace, false, "rack lost seq=%u segs=%u reo_wnd=%uus reason=rack",
+		      first, nlost, reo);
+		/* §6.2 / RFC 6675 §5: the congestion response once per round, as for DupThresh */
+		if (!c->in_recovery && tcp_sack_may_enter_recovery(&c->sb) &&
+		    tcp_sack_is_lost(&c->sb, c->snd_una, c->snd_mss))
+			tcp_enter_fast_recovery(c);
+	}
+	tcp_timer_update(c);
+}
+
+/* RFC 8985 §7.4: the ACK of a loss probe. A retransmitted probe whose own copy was acknowledged
+ * (its TSval echoed, or the ACK went past it without a D-SACK) repaired a real loss: reduce the
+ * window once (like a recovery that ends at once). A D-SACK for it means nothing was lost. */
+static void tcp_tlp_ack(struct tcp_conn *c, const struct tcp_seg *seg,
+			const struct tcp_sack_result *res, uint32_t flight_before)
+{
+	struct tcp_rack *r = &c->rack;
+	bool recovered;
+
+	if (!r->tlp_active)
+		return;
+	if (res->dsack && r->tlp_retrans) {
+		r->tlp_active = false;
+		return;
+	}
+	if (seq_lt(c->snd_una, r->tlp_end_seq))
+		return;
+	r->tlp_active = false;
+	if (!r->tlp_retrans || c->in_recovery || c->in_loss)
+		return;
+	if (c->ts_ok && seg->has_ts)
+		recovered = !seq_lt(seg->tsecr, r->tlp_tsval);
+	else
+		recovered = seq_gt(c->snd_una, r->tlp_end_seq);
+	if (!recovered)
+		return;
+	STAT_INC(c->st, tcp_tlp_recovered);
+	c->lost_segs++;
+	tcp_cc_enter_recovery(&c->cc, flight_before, true, stack_now_us(c->st));
+	tcp_cc_exit_recovery(&c->cc, c->snd_max - c->snd_una, stack_now_us(c->st));
+	TRACE(c->st, &c->trace, false, "tlp recovered seq=%u cwnd=%u ssthresh=%u", r->tlp_end_seq,
+	      c->cc.cwnd, c->cc.ssthresh);
 }
 
 /* An ACK in [SND.UNA, SND.MAX]: update the send side. */
@@ -547,9 +611,13 @@ static void tcp_ack(struct tcp_conn *c, const struct tcp_seg *seg)
 	if (c->sack_ok && c->state >= TCP_ESTABLISHED) {
 		tcp_sack_update(&c->sb, ack, c->snd_max, seg->sack, seg->nsack, &res);
 		tcp_check_reordering(c, &res, prior_una, prior_fack);
-		if (res.dsack)
+		if (res.dsack) {
+			tcp_rack_dsack(&c->rack, c->snd_una, c->snd_max);
 			tcp_dsack_received(c, seg, &res.dsack_block,
 					   seq_max(prior_fack, tcp_sack_highest_sacked(&c->sb)));
+		}
+		/* RFC 8985 §6.2 steps 1-3 */
+		tcp_rack_on_ack(&c->rack, ack, seg->sack, seg->nsack, now, c->rtt.min_rtt_us);
 	}
 
 	if (seq_gt(ack, c->snd_una)) {
@@ -649,6 +717,12 @@ static void tcp_ack(struct tcp_conn *c, const struct tcp_seg *seg)
 			c->max_snd_wnd = new_wnd;
 		if (new_wnd > 0)
 			c->persist_deadline_us = 0;
+	}
+	if (c->sack_ok && c->state >= TCP_ESTABLISHED) {
+		tcp_tlp_ack(c, seg, &res, flight_before);
+		tcp_rack_check(c);
+		if (seq_gt(ack, prior_una))
+			tcp_tlp_schedule(c);   /* RFC 8985 §7.2: new data acknowledged */
 	}
 }
 

@@ -23,6 +23,7 @@
 #include "tcp.h"
 #include "tcp_assembler.h"
 #include "tcp_cc.h"
+#include "tcp_rack.h"
 #include "tcp_rtt.h"
 #include "tcp_sack.h"
 #include "tcp_seq.h"
@@ -111,6 +112,8 @@ enum tcp_timer_kind {
 	TCP_TIMER_KEEPALIVE,
 	TCP_TIMER_FIN_WAIT_2,
 	TCP_TIMER_TIME_WAIT,
+	TCP_TIMER_RACK_REO,           /* RFC 8985 §6.3, shares the slot with the RTO */
+	TCP_TIMER_TLP,                /* RFC 8985 §7.2 probe timeout, likewise */
 };
 
 struct tcp_bind_bucket;
@@ -220,6 +223,9 @@ struct tcp_conn {
 				       * (Linux retrans_stamp): older echoes ACK originals */
 	uint32_t episode_tsval;       /* TSval of this episode's first retransmission */
 	uint64_t episode_start_us;    /* and when it was sent */
+
+	/* RACK-TLP (RFC 8985), connections with SACK only */
+	struct tcp_rack rack;
 
 	/* timers (tcp_timer.c): one exclusive deadline timer, one delayed ACK timer */
 	struct stack_timer timer;
@@ -344,6 +350,13 @@ void tcp_input_listen(struct ustack *st, struct tcp_conn *l, const struct tcp_se
 /* A recovery or RTO episode begins: save the window for undo (RFC 2883 §4, RFC 3522). An RTO
  * during an episode keeps the first one's saved window. */
 void tcp_undo_start(struct tcp_conn *c);
+/* RFC 8985 §6.2 step 5 and the response: mark what RACK deems lost, enter recovery or send
+ * the retransmissions, (re)arm the reordering timer. */
+void tcp_rack_check(struct tcp_conn *c);
+/* RFC 8985 §7.2: (re)arm the probe timeout when a TLP may be sent, else disarm it. */
+void tcp_tlp_schedule(struct tcp_conn *c);
+/* RFC 8985 §7.3: the probe timeout expired: send new data or retransmit the last segment. */
+void tcp_tlp_expired(struct tcp_conn *c);
 /* Set the reordering degree (DupThresh), clamped to 1..TCP_MAX_REORDERING, and trace it. */
 void tcp_set_reordering(struct tcp_conn *c, uint32_t degree, const char *why);
 

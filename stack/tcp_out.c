@@ -265,6 +265,9 @@ static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t le
 	wire_put16(h + TCP_OFF_CSUM, csum_fold(csum_partial(h, hlen + len, sum)));
 
 	tcp_trace_segment(c, "out", flags, seq, ack, win, len, opts, optlen);
+	if (c->sack_ok && c->state >= TCP_ESTABLISHED && !(flags & (TCP_FL_SYN | TCP_FL_RST)))
+		tcp_rack_on_send(&c->rack, seq, seq + len + ((flags & TCP_FL_FIN) ? 1u : 0u),
+				 stack_now_us(st));   /* RFC 8985 §6.1: per-segment xmit_ts */
 	STAT_INC(st, tcp_tx);
 	c->segs_out++;
 	if (len) {
@@ -460,16 +463,33 @@ static bool tcp_small_segment_ok(const struct tcp_conn *c, uint32_t len, uint32_
 	return true;
 }
 
-/* Send new data (and the FIN) from snd_nxt as the windows allow. Returns segments sent. */
-static int tcp_output_data(struct tcp_conn *c)
+/* RFC 6675 §4 SetPipe() / RFC 8985: with SACK, data the peer SACKed or that RACK deems lost
+ * has left the network: it does not count against cwnd while loss detection (DupThresh or
+ * RACK's reordering window) is still deciding about a hole, so sending does not stall. Bytes
+ * of snd_una..snd_nxt not in the pipe; 0 without SACK information or after an RTO. */
+static uint32_t tcp_flight_not_in_pipe(const struct tcp_conn *c)
 {
+	uint32_t flight = tcp_flight(c), pipe;
+
+	if (!c->sack_ok || c->in_loss || c->snd_nxt != c->snd_max ||
+	    tcp_sack_sacked_bytes(&c->sb) == 0)
+		return 0;
+	pipe = tcp_sack_pipe(&c->sb, c->snd_max, c->snd_mss);
+	return pipe < flight ? flight - pipe : 0;
+}
+
+/* Send new data (and the FIN) from snd_nxt as the windows allow. Returns segments sent.
+ * probe (RFC 8985 §7.3): one segment regardless of cwnd, Nagle and cork. */
+static int tcp_output_data(struct tcp_conn *c, bool probe)
+{
+	uint32_t not_in_pipe = tcp_flight_not_in_pipe(c);
 	int sent = 0;
 
 	for (;;) {
 		uint32_t seq_base = tcp_sndq_seq(c);
 		uint32_t data_end = seq_base + (uint32_t)ringbuf_len(&c->sndq);
 		uint32_t wnd_end = c->snd_una + c->snd_wnd;
-		uint32_t flight = tcp_flight(c);
+		uint32_t flight = tcp_flight(c) - not_in_pipe;
 		uint32_t cwnd = tcp_cwnd(c);
 		uint32_t avail, len, room;
 		uint8_t flags = TCP_FL_ACK;
@@ -484,10 +504,11 @@ static int tcp_output_data(struct tcp_conn *c)
 			if (c->in_recovery && c->sack_ok)
 				break;   /* SACK recovery sends through tcp_sack_recovery_send */
 			room = cwnd > flight ? cwnd - flight : 0;
-			if (len == 0 || room < len)
+			if (len == 0 || (room < len && !probe))
 				break;   /* receive window closed (persist) or cwnd-limited */
 			fin_follows = c->fin_queued && c->snd_nxt + len == data_end;
-			if (len < c->snd_mss && !tcp_small_segment_ok(c, len, avail, fin_follows))
+			if (len < c->snd_mss && !probe &&
+			    !tcp_small_segment_ok(c, len, avail, fin_follows))
 				break;
 			if (c->snd_nxt + len == data_end)
 				flags |= TCP_FL_PSH;
@@ -521,6 +542,8 @@ static int tcp_output_data(struct tcp_conn *c)
 		sent++;
 		if (!c->rtx_deadline_us)
 			tcp_rtx_restart(c);   /* RFC 6298 §5.1 */
+		if (probe)
+			break;
 	}
 	return sent;
 }
@@ -566,7 +589,9 @@ void tcp_output(struct tcp_conn *c)
 	case TCP_LAST_ACK:
 		if (c->in_recovery && c->sack_ok)
 			tcp_sack_recovery_send(c);
-		sent = tcp_output_data(c);
+		sent = tcp_output_data(c, false);
+		if (sent)
+			tcp_tlp_schedule(c);   /* RFC 8985 §7.2: new data sent */
 		break;
 	case TCP_SYN_RECEIVED:
 		/* RFC 9293 §3.10.4: a FIN asked for in SYN_RECEIVED waits until established */
@@ -577,6 +602,35 @@ void tcp_output(struct tcp_conn *c)
 	if (!sent && c->ack_now && c->state >= TCP_SYN_RECEIVED)
 		tcp_send_ack(c);
 	tcp_timer_update(c);
+}
+
+/* RFC 8985 §7.3: the probe timeout expired with data outstanding and no ACK since: send one
+ * segment of new data if the receive window allows, else retransmit the last segment. Either
+ * way the ACK it elicits carries SACK information RACK can use (§7.4 handles the ACK). */
+void tcp_tlp_expired(struct tcp_conn *c)
+{
+	struct tcp_rack *r = &c->rack;
+	uint32_t seq = c->snd_max, end = c->snd_max;
+
+	r->tlp_deadline_us = 0;
+	if (!c->sack_ok || c->in_recovery || c->in_loss || r->tlp_active ||
+	    c->snd_una == c->snd_max || c->state < TCP_ESTABLISHED || c->state == TCP_TIME_WAIT)
+		return;
+	if (seq_lt(c->snd_nxt, c->snd_max) || tcp_output_data(c, true) == 0) {
+		if (!tcp_rack_last_seg(r, &seq, &end) || seq_lt(seq, c->snd_una))
+			seq = c->snd_max - (tcp_flight(c) < c->snd_mss ? tcp_flight(c) : c->snd_mss);
+		tcp_retransmit_one(c, seq, c->snd_mss, "tlp");
+		end = c->snd_max;
+		r->tlp_retrans = true;
+	} else {
+		r->tlp_retrans = false;
+	}
+	r->tlp_active = true;
+	r->tlp_end_seq = c->snd_max;
+	r->tlp_tsval = tcp_ts_now(c);
+	STAT_INC(c->st, tcp_tlp_probes);
+	TRACE(c->st, &c->trace, false, "tlp probe seq=%u end=%u new=%d", seq, end, !r->tlp_retrans);
+	tcp_rtx_restart(c);   /* §7.3: the RTO guards the probe */
 }
 
 /* After the application read: announce a window that opened a lot (Linux tcp_cleanup_rbuf:

@@ -20,6 +20,7 @@ void tcp_sack_init(struct tcp_sack_scoreboard *sb, uint32_t snd_una)
 	sb->snd_una = snd_una;
 	sb->high_rxt = snd_una;
 	sb->recovery_point = snd_una;
+	sb->rack_lost_end = snd_una;
 	sb->dupthresh = TCP_SACK_DUPTHRESH;
 }
 
@@ -51,6 +52,7 @@ static void advance_una(struct tcp_sack_scoreboard *sb, uint32_t ack)
 		sb->ranges[0].left = ack;
 	}
 	sb->high_rxt = seq_max(sb->high_rxt, ack);
+	sb->rack_lost_end = seq_max(sb->rack_lost_end, ack);
 	/* Keep RecoveryPoint from going stale (2^31 later it would look ahead). */
 	if (!sb->in_recovery && seq_gt(ack, sb->recovery_point))
 		sb->recovery_point = ack;
@@ -186,16 +188,24 @@ bool tcp_sack_is_lost(const struct tcp_sack_scoreboard *sb, uint32_t seq, uint32
 		}
 	}
 	return ranges_above >= sb->dupthresh ||
-	       bytes_above > (uint64_t)(sb->dupthresh - 1) * smss;
+	       bytes_above > (uint64_t)(sb->dupthresh - 1) * smss || seq_lt(seq, sb->rack_lost_end);
 }
 
 /* IsLost() is the same for every byte of the hole just below range k: the
  * SACKed data above it is ranges k..count-1 (bytes_above of them). */
-static bool hole_is_lost(const struct tcp_sack_scoreboard *sb, unsigned k,
-			 uint32_t bytes_above, uint32_t smss)
+static bool hole_lost_by_dupthresh(const struct tcp_sack_scoreboard *sb, unsigned k,
+				   uint32_t bytes_above, uint32_t smss)
 {
 	return sb->count - k >= sb->dupthresh ||
 	       bytes_above > (uint64_t)(sb->dupthresh - 1) * smss;
+}
+
+/* The hole starting at hole_start is lost (at least its first byte, for RACK). */
+static bool hole_is_lost(const struct tcp_sack_scoreboard *sb, unsigned k, uint32_t hole_start,
+			 uint32_t bytes_above, uint32_t smss)
+{
+	return hole_lost_by_dupthresh(sb, k, bytes_above, smss) ||
+	       seq_lt(hole_start, sb->rack_lost_end);
 }
 
 /* RFC 6675 §4 SetPipe(), one hole at a time instead of one octet. */
@@ -205,7 +215,7 @@ uint32_t tcp_sack_pipe(const struct tcp_sack_scoreboard *sb, uint32_t snd_max, u
 
 	for (unsigned k = 0; k <= sb->count; k++) {
 		uint32_t hole_end = k < sb->count ? sb->ranges[k].left : snd_max;
-		bool lost = k < sb->count && hole_is_lost(sb, k, bytes_above, smss);
+		bool lost = k < sb->count && hole_is_lost(sb, k, hole_start, bytes_above, smss);
 
 		if (seq_lt(hole_start, hole_end)) {
 			/* (a) not lost: the original is still in flight */
@@ -242,8 +252,10 @@ static bool find_hole_seg(const struct tcp_sack_scoreboard *sb, uint32_t smss,
 		uint32_t hole_end = sb->ranges[k].left;
 		uint32_t from = seq_max(hole_start, sb->high_rxt);
 
-		if (seq_lt(from, hole_end) &&
-		    (!need_lost || hole_is_lost(sb, k, bytes_above, smss))) {
+		if (need_lost && seq_lt(from, hole_end) &&
+		    !hole_lost_by_dupthresh(sb, k, bytes_above, smss))
+			hole_end = seq_min(hole_end, seq_max(from, sb->rack_lost_end));   /* RACK only */
+		if (seq_lt(from, hole_end)) {
 			make_seg(seg, from, min_u32(hole_end - from, smss),
 				 need_lost ? TCP_SACK_SEG_LOST : TCP_SACK_SEG_UNSACKED);
 			return true;
@@ -365,7 +377,14 @@ void tcp_sack_on_rto(struct tcp_sack_scoreboard *sb, uint32_t snd_max)
 	sb->in_recovery = false;
 	sb->recovery_point = snd_max;
 	sb->high_rxt = sb->snd_una;
+	sb->rack_lost_end = sb->snd_una;
 	sb->rescue_valid = false;
+}
+
+void tcp_sack_set_rack_lost(struct tcp_sack_scoreboard *sb, uint32_t lost_end)
+{
+	if (seq_gt(lost_end, sb->rack_lost_end))
+		sb->rack_lost_end = lost_end;
 }
 
 uint32_t tcp_sack_highest_sacked(const struct tcp_sack_scoreboard *sb)

@@ -85,6 +85,7 @@ struct tcp_sack_scoreboard {
 	uint32_t recovery_point;  /* RecoveryPoint + 1 (snd_max at entry) */
 	uint32_t sacked_bytes;    /* total of ranges */
 	uint32_t dupthresh;       /* DupThresh: the sender's reordering degree, segments */
+	uint32_t rack_lost_end;   /* RFC 8985: unSACKed data below this is lost (>= snd_una) */
 	bool rescue_valid;
 	bool in_recovery;
 	uint8_t count;
@@ -150,6 +151,10 @@ void tcp_sack_first_retransmit(const struct tcp_sack_scoreboard *sb, uint32_t sn
  * RecoveryPoint = snd_max (no new recovery before it is ACKed) and forgets
  * all SACK information (the receiver may have reneged). */
 void tcp_sack_on_rto(struct tcp_sack_scoreboard *sb, uint32_t snd_max);
+
+/* RFC 8985 §6.2: RACK deemed everything unSACKed below lost_end lost (IsLost() is true
+ * there whatever DupThresh says). The edge only moves forward. */
+void tcp_sack_set_rack_lost(struct tcp_sack_scoreboard *sb, uint32_t lost_end);
 
 /* One past the highest SACKed byte (snd_una when nothing is SACKed). */
 uint32_t tcp_sack_highest_sacked(const struct tcp_sack_scoreboard *sb);

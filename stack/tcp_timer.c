@@ -5,6 +5,8 @@
  *                 - TIME_WAIT: 2·MSL (st->cfg.time_wait_ms), then CLOSED (RFC 9293 §3.10.8);
  *                 - retransmission: RFC 6298 RTO with backoff, SYN/SYN-ACK retries, and the
  *                   zero-window probe once a probe byte is outstanding;
+ *                 - while the RTO runs, two earlier deadlines may stand in for it (RFC 8985):
+ *                   the RACK reordering timeout (§6.3) and the tail loss probe timeout (§7.2);
  *                 - persist: the send window is zero and data waits (RFC 9293 §3.8.6.1);
  *                 - FIN_WAIT_2 of an orphan: give up after 60 s (Linux tcp_fin_timeout);
  *                 - keepalive: idle time, then probes (RFC 1122 §4.2.3.6, Linux defaults).
@@ -21,7 +23,7 @@
 #include "tcp_internal.h"
 
 static const char *const tcp_timer_names[] = {
-	"none", "retransmit", "persist", "keepalive", "fin_wait_2", "time_wait",
+	"none", "retransmit", "persist", "keepalive", "fin_wait_2", "time_wait", "rack", "tlp",
 };
 
 static void tcp_timer_fired(struct ustack *st, struct stack_timer *t);
@@ -64,8 +66,18 @@ uint64_t tcp_next_deadline(const struct tcp_conn *c, enum tcp_timer_kind *kind)
 		return c->tw_deadline_us;
 	}
 	if (c->rtx_deadline_us) {
+		/* RFC 8985 §6.3 / §7.2: the reordering and probe timeouts come before the RTO */
+		d = c->rtx_deadline_us;
 		*kind = TCP_TIMER_RETRANSMIT;
-		return c->rtx_deadline_us;
+		if (c->rack.reo_deadline_us && c->rack.reo_deadline_us < d) {
+			d = c->rack.reo_deadline_us;
+			*kind = TCP_TIMER_RACK_REO;
+		}
+		if (c->rack.tlp_deadline_us && c->rack.tlp_deadline_us <= d) {
+			d = c->rack.tlp_deadline_us;
+			*kind = TCP_TIMER_TLP;
+		}
+		return d;
 	}
 	if (c->persist_deadline_us) {
 		*kind = TCP_TIMER_PERSIST;
@@ -106,7 +118,8 @@ void tcp_timer_update(struct tcp_conn *c)
 		c->timer_kind = TCP_TIMER_NONE;
 		return;
 	}
-	if (kind != c->timer_kind && kind != TCP_TIMER_RETRANSMIT)
+	if (kind != c->timer_kind && kind != TCP_TIMER_RETRANSMIT && kind != TCP_TIMER_RACK_REO &&
+	    kind != TCP_TIMER_TLP)
 		TRACE(c->st, &c->trace, true, "timer %s armed %llums", tcp_timer_names[kind],
 		      (unsigned long long)(d > now ? (d - now) / 1000 : 0));
 	if (!stack_timer_armed(&c->timer) || c->timer.deadline_us > d || kind != c->timer_kind)
@@ -123,6 +136,28 @@ void tcp_rtx_restart(struct tcp_conn *c)
 void tcp_rtx_stop(struct tcp_conn *c)
 {
 	c->rtx_deadline_us = 0;
+	c->rack.reo_deadline_us = c->rack.tlp_deadline_us = 0;
+	tcp_timer_update(c);
+}
+
+/* RFC 8985 §7.2: PTO = 2·SRTT, plus the peer's delayed-ACK time when one segment is in
+ * flight, and never after the RTO would fire. Armed when new data goes out or an ACK
+ * arrives, while no recovery and no other probe is under way. */
+void tcp_tlp_schedule(struct tcp_conn *c)
+{
+	struct tcp_rack *r = &c->rack;
+	uint64_t now = stack_now_us(c->st), pto;
+
+	r->tlp_deadline_us = 0;
+	if (!c->sack_ok || c->in_recovery || c->in_loss || r->tlp_active ||
+	    c->snd_una == c->snd_max || !c->rtx_deadline_us || c->snd_wnd == 0)
+		return;
+	pto = c->rtt.srtt_us ? 2ull * c->rtt.srtt_us : TCP_RTT_DEFAULT_INITIAL_RTO_US;
+	if (tcp_flight(c) <= c->snd_mss)
+		pto += TCP_DELACK_MAX_US;
+	if (pto < TCP_TLP_MIN_PTO_US)
+		pto = TCP_TLP_MIN_PTO_US;
+	r->tlp_deadline_us = now + pto < c->rtx_deadline_us ? now + pto : c->rtx_deadline_us;
 	tcp_timer_update(c);
 }
 
@@ -218,6 +253,7 @@ void tcp_rto_expired(struct tcp_conn *c)
 	    tcp_sack_sacked_bytes(&c->sb) >= TCP_SACK_DUPTHRESH * c->snd_mss)
 		tcp_set_reordering(c, TCP_SACK_DUPTHRESH, "rto");
 	tcp_undo_start(c);
+	tcp_rack_reset(&c->rack);   /* RFC 8985 §6.3: everything is retransmitted anew */
 	/* RFC 5681 §3.1 / RFC 6675 §5.1: timeout — loss window, go back to SND.UNA */
 	tcp_cc_on_rto(&c->cc, c->snd_max - c->snd_una, c->retries > 1, stack_now_us(st));
 	TRACE(st, &c->trace, false, "cc rto cwnd=%u ssthresh=%u rto=%uus", c->cc.cwnd, c->cc.ssthresh,
@@ -277,6 +313,14 @@ static void tcp_timer_fired(struct ustack *st, struct stack_timer *t)
 	switch (kind) {
 	case TCP_TIMER_RETRANSMIT:
 		tcp_rto_expired(c);
+		break;
+	case TCP_TIMER_RACK_REO:
+		c->rack.reo_deadline_us = 0;
+		tcp_rack_check(c);
+		tcp_output(c);
+		break;
+	case TCP_TIMER_TLP:
+		tcp_tlp_expired(c);
 		break;
 	case TCP_TIMER_PERSIST:
 		tcp_persist_expired(c);
