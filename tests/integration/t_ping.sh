@@ -14,18 +14,6 @@ need_cmd ip ping
 need_build
 py=/usr/bin/python3
 
-# wait_log NAME REGEX SECS: until the background job's log matches (returns 1 on timeout).
-wait_log() {
-    local log tries
-    log=$(bg_log "$1")
-    for ((tries = 0; tries < $3 * 10; tries++)); do
-        grep -qE "$2" "$log" 2>/dev/null && return 0
-        kill -0 "$(bg_pid "$1")" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
 # ping_check NAME SIZE COUNT: the peer pings us with SIZE-byte payloads; every reply must come
 # back with SIZE+8 bytes, no loss, no duplicates, no corrupted payload.
 ping_check() {
@@ -54,7 +42,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 9100))
 print("ready", flush=True)
 time.sleep(60)'
-wait_log holder '^ready' 20 || die "ustack process did not start: $(cat "$(bg_log holder)")"
+wait_bg_log holder '^ready' 20 || die "ustack process did not start: $(cat "$(bg_log holder)")"
 
 ping_check ping_3_of_3 56 3 || true
 neigh=$(in_peer ip neigh show "$US_IP" dev "$PEER_IF")

@@ -61,30 +61,7 @@ up_want="$(tcp_sha "$up") $(stat -c %s "$up")"
 tcp_nginx_start "$T_TMP/www"
 tcp_sink_start "$sink_port"
 
-# trace_of DIR REMOTE_PORT: the one trace log in DIR for a connection to the peer's port.
-trace_of() {
-    local f
-    for f in "$1"/*-tcp-*-"$PEER_IP:$2".log; do
-        [[ -f $f ]] && { printf '%s\n' "$f"; return 0; }
-    done
-    return 1
-}
-
-# has_retransmits LOG, has_sack_out LOG (our ACKs carry SACK blocks), has_sack_in LOG,
-# has_dup_data_in LOG (one data segment arrived twice), srtt_ms LOG (the last traced SRTT)
-# (one command each, no pipes: `grep -q` closing a pipe early is a failure under pipefail)
-has_retransmits() { grep -qE '^ *[0-9.]+ retransmit ' "$1"; }
-has_sack_out() { grep -qE '^ *[0-9.]+ out +[SFRP.-]+ seq=.* opts=([^ ]*,)?sack:[0-9]' "$1"; }
-has_sack_in() { grep -qE '^ *[0-9.]+ in +[SFRP.-]+ seq=.* opts=([^ ]*,)?sack:[0-9]' "$1"; }
-# has_dup_data_in: a data segment arrived twice and the second copy was answered at once with
-# an ACK (RFC 9293 §3.10.7.4: an unacceptable segment is acknowledged)
-has_dup_data_in() {
-    awk '$2 == "in" && $4 ~ /^seq=/ && $7 ~ /^len=/ && $7 != "len=0" {
-            if (seen[$4 " " $7]++) {dup = NR; next}}
-        dup && $2 == "in" && $4 ~ /^seq=/ {dup = 0}
-        dup && $2 == "out" && $3 ~ /\./ {f = 1; exit}
-        END {exit !f}' "$1"
-}
+# srtt_ms LOG: the last traced SRTT
 srtt_ms() {
     sed -n 's/.* srtt=\([0-9]*\)us.*/\1/p' "$1" | tail -n 1 | awk '{print int($1 / 1000)}'
 }
@@ -124,25 +101,25 @@ run_cell() {
     done
 
     # The traces explain it.
-    dlog=$(trace_of "$dir" 80) || { fail "${c}_trace_download" "no trace log for :80 in $dir"; return 0; }
-    ulog=$(trace_of "$dir" "$sink_port") ||
+    dlog=$(tcp_trace_of "$dir" 80) || { fail "${c}_trace_download" "no trace log for :80 in $dir"; return 0; }
+    ulog=$(tcp_trace_of "$dir" "$sink_port") ||
         { fail "${c}_trace_upload" "no trace log for :$sink_port in $dir"; return 0; }
     info "  upload trace: $(grep -cE '^ *[0-9.]+ retransmit ' "$ulog") retransmit lines"
     case $c in
     loss | corrupt | all)
-        if has_retransmits "$ulog"; then pass "${c}_upload_retransmits"
+        if tcp_trace_has_retransmits "$ulog"; then pass "${c}_upload_retransmits"
         else fail "${c}_upload_retransmits" "no retransmit line in $(basename "$ulog")"; fi
-        if has_sack_out "$dlog"; then pass "${c}_download_sacks"
+        if tcp_trace_has_sack_out "$dlog"; then pass "${c}_download_sacks"
         else fail "${c}_download_sacks" "no ACK with SACK blocks in $(basename "$dlog")"; fi
         ;;
     reorder)
-        if has_sack_out "$dlog"; then pass "${c}_download_sacks"
+        if tcp_trace_has_sack_out "$dlog"; then pass "${c}_download_sacks"
         else fail "${c}_download_sacks" "no ACK with SACK blocks in $(basename "$dlog")"; fi
-        if has_sack_in "$ulog"; then pass "${c}_upload_peer_sacks"
+        if tcp_trace_has_sack_in "$ulog"; then pass "${c}_upload_peer_sacks"
         else fail "${c}_upload_peer_sacks" "the peer's ACKs carry no SACK in $(basename "$ulog")"; fi
         ;;
     dup)
-        if has_dup_data_in "$dlog"; then pass "${c}_download_dup_segment"
+        if tcp_trace_has_dup_data_in "$dlog"; then pass "${c}_download_dup_segment"
         else fail "${c}_download_dup_segment" "no data segment received twice and ACKed in $(basename "$dlog")"; fi
         ;;
     delay)

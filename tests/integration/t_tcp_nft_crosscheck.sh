@@ -118,28 +118,6 @@ nft_count() {
     echo "${n:-0}"
 }
 
-# trace_of DIR REMOTE_PORT: the one trace log in DIR for a connection to the peer's port.
-trace_of() {
-    local f
-    for f in "$1"/*-tcp-*-"$PEER_IP:$2".log; do
-        [[ -f $f ]] && { printf '%s\n' "$f"; return 0; }
-    done
-    return 1
-}
-
-# One command each, no pipes (grep -q closing a pipe early is a failure under pipefail).
-has_retransmits() { grep -qE '^ *[0-9.]+ retransmit ' "$1"; }
-has_sack_out() { grep -qE '^ *[0-9.]+ out +[SFRP.-]+ seq=.* opts=([^ ]*,)?sack:[0-9]' "$1"; }
-# has_dup_data_in: a data segment arrived twice and the second copy was answered at once with
-# an ACK (RFC 9293 §3.10.7.4: an unacceptable segment is acknowledged)
-has_dup_data_in() {
-    awk '$2 == "in" && $4 ~ /^seq=/ && $7 ~ /^len=/ && $7 != "len=0" {
-            if (seen[$4 " " $7]++) {dup = NR; next}}
-        dup && $2 == "in" && $4 ~ /^seq=/ {dup = 0}
-        dup && $2 == "out" && $3 ~ /\./ {f = 1; exit}
-        END {exit !f}' "$1"
-}
-
 # counter_check NAME COUNT: pass if COUNT > 0
 counter_check() {
     if (($2 > 0)); then pass "$1"; else fail "$1" "nft counted $2 packets"; fi
@@ -179,19 +157,19 @@ run_cell() {
         counter_check "${c}_nft_duplicated_out" "$du"
     fi
 
-    dlog=$(trace_of "$dir" 80) || { fail "${c}_trace_download" "no trace log for :80 in $dir"; return 0; }
-    ulog=$(trace_of "$dir" "$sink_port") ||
+    dlog=$(tcp_trace_of "$dir" 80) || { fail "${c}_trace_download" "no trace log for :80 in $dir"; return 0; }
+    ulog=$(tcp_trace_of "$dir" "$sink_port") ||
         { fail "${c}_trace_upload" "no trace log for :$sink_port in $dir"; return 0; }
     info "  upload trace: $(grep -cE '^ *[0-9.]+ retransmit ' "$ulog") retransmit lines;" \
         "download trace: $(grep -cE '^ *[0-9.]+ out .* opts=([^ ]*,)?sack:[0-9]' "$dlog") ACKs with SACK"
     if [[ $c == loss || $c == both ]]; then
-        if has_retransmits "$ulog"; then pass "${c}_upload_retransmits"
+        if tcp_trace_has_retransmits "$ulog"; then pass "${c}_upload_retransmits"
         else fail "${c}_upload_retransmits" "no retransmit line in $(basename "$ulog")"; fi
-        if has_sack_out "$dlog"; then pass "${c}_download_sacks"
+        if tcp_trace_has_sack_out "$dlog"; then pass "${c}_download_sacks"
         else fail "${c}_download_sacks" "no ACK with SACK blocks in $(basename "$dlog")"; fi
     fi
     if [[ $c == dup || $c == both ]]; then
-        if has_dup_data_in "$dlog"; then pass "${c}_download_dup_segment"
+        if tcp_trace_has_dup_data_in "$dlog"; then pass "${c}_download_dup_segment"
         else fail "${c}_download_dup_segment" "no data segment received twice and ACKed in $(basename "$dlog")"; fi
     fi
 }

@@ -21,18 +21,6 @@ tcp_net_ready
 data=$(tcp_gen half.bin 8m 501)
 want="$(tcp_sha "$data")  -"
 
-# wait_log NAME REGEX SECS: until background job NAME's log matches (1 on timeout or exit).
-wait_log() {
-    local log tries
-    log=$(bg_log "$1")
-    for ((tries = 0; tries < $3 * 10; tries++)); do
-        grep -qE "$2" "$log" 2>/dev/null && return 0
-        kill -0 "$(bg_pid "$1")" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
 # (a) ustack client, kernel server.
 start_peer_bg peer_srv socat TCP-LISTEN:7000,bind="$PEER_IP",reuseaddr SYSTEM:sha256sum
 wait_port_peer 7000 tcp 10 || die "peer socat did not listen"
@@ -53,7 +41,7 @@ expect_eq peer_server_exit "$status" 0
 
 # (b) ustack server, kernel client.
 tcp_us_bg us_srv -- socat -d -d TCP-LISTEN:7001,bind="$US_IP",reuseaddr SYSTEM:sha256sum
-wait_log us_srv 'listening on' 20 || die "socat over ustack did not listen: $(tail -n 20 "$(bg_log us_srv)")"
+wait_bg_log us_srv 'listening on' 20 || die "socat over ustack did not listen: $(tail -n 20 "$(bg_log us_srv)")"
 status=0
 t0=$(tcp_ms)
 got=$(tcp_timeout 40 ip netns exec "$NS_PEER" socat -t5 - "TCP:$US_IP:7001" <"$data" \

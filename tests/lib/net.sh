@@ -35,6 +35,8 @@
 #   wait_bg NAME [SECS]            wait (default 30 s) for it to end; returns its exit status,
 #                                  124 if it was still running (it is then killed)
 #   stop_bg NAME                   kill its process group now (TERM, then KILL after 2 s)
+#   wait_bg_log NAME REGEX SECS    wait until job NAME's log matches REGEX; returns 1 on timeout
+#                                  or when the job has ended
 #   wait_port_peer PORT [tcp|udp] [SECS]
 #                                  wait (default 10 s) until something listens on PORT in the
 #                                  peer namespace; returns 1 on timeout
@@ -229,4 +231,16 @@ kernel_addr_off() {
     ip -n "$NS_US" addr flush dev "$US_IF"
     ip -n "$NS_US" neigh flush dev "$US_IF" 2>/dev/null || true
     ip -n "$NS_PEER" neigh flush dev "$PEER_IF" 2>/dev/null || true
+}
+
+# wait_bg_log NAME REGEX SECS: until background job NAME's log matches (1 on timeout or exit).
+wait_bg_log() {
+    local log tries
+    log=$(bg_log "$1")
+    for ((tries = 0; tries < $3 * 10; tries++)); do
+        grep -qE "$2" "$log" 2>/dev/null && return 0
+        kill -0 "$(bg_pid "$1")" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
 }

@@ -204,3 +204,30 @@ tcp_http_client() {
         "(preloads ${runtimes//:/ }) and $TCP_PRELOAD_WHY (known start-up deadlock of" \
         "libp11-kit users under a preloaded ASan runtime, google/sanitizers#1270)"
 }
+
+# ---- reading trace logs (tcp_trace_*): one command each, no pipes — `grep -q` closing a pipe
+# early is a failure under pipefail ----
+
+# tcp_trace_of DIR REMOTE_PORT: the one trace log in DIR for a connection to the peer's port.
+tcp_trace_of() {
+    local f
+    for f in "$1"/*-tcp-*-"$PEER_IP:$2".log; do
+        [[ -f $f ]] && { printf '%s\n' "$f"; return 0; }
+    done
+    return 1
+}
+
+# tcp_trace_has_retransmits LOG; tcp_trace_has_sack_out LOG (our ACKs carry SACK blocks);
+# tcp_trace_has_sack_in LOG (the peer's ACKs do)
+tcp_trace_has_retransmits() { grep -qE '^ *[0-9.]+ retransmit ' "$1"; }
+tcp_trace_has_sack_out() { grep -qE '^ *[0-9.]+ out +[SFRP.-]+ seq=.* opts=([^ ]*,)?sack:[0-9]' "$1"; }
+tcp_trace_has_sack_in() { grep -qE '^ *[0-9.]+ in +[SFRP.-]+ seq=.* opts=([^ ]*,)?sack:[0-9]' "$1"; }
+# tcp_trace_has_dup_data_in LOG: a data segment arrived twice and the second copy was answered
+# at once with an ACK (RFC 9293 §3.10.7.4: an unacceptable segment is acknowledged)
+tcp_trace_has_dup_data_in() {
+    awk '$2 == "in" && $4 ~ /^seq=/ && $7 ~ /^len=/ && $7 != "len=0" {
+            if (seen[$4 " " $7]++) {dup = NR; next}}
+        dup && $2 == "in" && $4 ~ /^seq=/ {dup = 0}
+        dup && $2 == "out" && $3 ~ /\./ {f = 1; exit}
+        END {exit !f}' "$1"
+}
