@@ -40,6 +40,12 @@ void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 	c->state = s;
 	if (s >= TCP_SYN_SENT)
 		c->had_connection = true;
+	/* nothing more will be sent or accepted: a connection waiting out TIME_WAIT (or closed)
+	 * gives its ring storage back unless unread data is still in it */
+	if (s == TCP_TIME_WAIT || s == TCP_CLOSED) {
+		ringbuf_release(&c->sndq);
+		ringbuf_release(&c->rcvq);
+	}
 	if (c->st->exiting)
 		pthread_cond_broadcast(&c->st->exit_cond);
 }

@@ -1307,3 +1307,32 @@ Test(tcp_data, receive_across_sequence_wrap)
 		  memcmp(buf + 48, part3, 16) == 0);
 	cr_expect_eq(tf_recv(s, buf, sizeof buf, 0), 8);
 }
+
+/* After data both ways, a connection waiting out TIME_WAIT gives its ring storage back (the
+ * memory a closed connection holds is its control block only). */
+Test(tcp_close, time_wait_releases_ring_storage)
+{
+	uint32_t iss;
+	struct sock *s = tf_establish_active(NULL, &iss, 65535);
+	struct tcp_conn *c = tf_conn(s);
+	uint16_t lp = c->tuple.local_port;
+	struct tseg f;
+	char b[8];
+
+	cr_assert_eq(tf_send(s, "hello", 5), 5);
+	cr_assert(tf_pop(&f));
+	tf_inject_ports(SRV_PORT, lp, FRAMES_TCP_ACK | FRAMES_TCP_PSH, PEER_ISS + 1, iss + 6, 65535,
+			NULL, "abc", 3);
+	cr_assert_eq(tf_recv(s, b, sizeof b, 0), 3);
+	cr_expect_not_null(c->sndq.data, "the rings hold storage while the connection carries data");
+	cr_expect_not_null(c->rcvq.data);
+	while (tf_pop(&f))
+		;
+	cr_expect_eq(tcp_sock_proto.shutdown(st, s, SHUT_WR), 0);
+	tf_inject_ports(SRV_PORT, lp, FRAMES_TCP_FIN | FRAMES_TCP_ACK, PEER_ISS + 4, iss + 7, 65535,
+			NULL, NULL, 0);
+	cr_expect_eq(c->state, TCP_TIME_WAIT);
+	cr_expect_null(c->sndq.data, "TIME_WAIT holds no send-ring storage");
+	cr_expect_null(c->rcvq.data, "nor receive-ring storage");
+	tf_close(s);
+}
