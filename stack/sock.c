@@ -148,10 +148,17 @@ static void mirror_set_err(struct sock *s)
  * its waiters; mirror_fd then reconnects to app_fd's autobound name. Reading SO_ERROR on app_fd
  * clears it again. Shutdown is shown by shutting app_fd itself (a datagram pair does not pass
  * it on to the peer). */
-static void mirror_dgram_err(struct sock *s, bool want_err)
+/* Reading SO_ERROR clears a kernel socket's pending error: how the mirror drops POLLERR. */
+static void mirror_clear_kernel_error(struct sock *s)
 {
 	int e;
 	socklen_t l = sizeof(e);
+
+	sys_getsockopt(s->app_fd, SOL_SOCKET, SO_ERROR, &e, &l);
+}
+
+static void mirror_dgram_err(struct sock *s, bool want_err)
+{
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 
 	if (want_err && !s->mirror_err) {
@@ -163,7 +170,7 @@ static void mirror_dgram_err(struct sock *s, bool want_err)
 			LOG_WARN("socket %llu: readiness mirror lost its peer: %s",
 				 (unsigned long long)s->id, strerror(errno));
 	} else if (!want_err && s->mirror_err) {
-		sys_getsockopt(s->app_fd, SOL_SOCKET, SO_ERROR, &e, &l);
+		mirror_clear_kernel_error(s);
 		s->mirror_err = false;
 	}
 }
@@ -587,12 +594,9 @@ static const struct sock_proto *sock_proto_for(int type, int protocol)
  * the kernel error on app_fd too (getsockopt SO_ERROR), as reading it clears a kernel socket's. */
 static void sock_sync_error(struct ustack *st, struct sock *s)
 {
-	int e;
-	socklen_t l = sizeof(e);
-
 	if (s->proto->type == SOCK_STREAM && s->mirror_err && s->so_error == 0 &&
 	    !(s->proto->poll_mask(st, s) & POLLERR))
-		sys_getsockopt(s->app_fd, SOL_SOCKET, SO_ERROR, &e, &l);
+		mirror_clear_kernel_error(s);
 }
 
 int us_socket(int type, int protocol, bool cloexec, struct us_sock **out)

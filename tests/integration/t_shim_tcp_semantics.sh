@@ -184,14 +184,7 @@ wait_port_peer 8004 tcp 10 || die "peer servers did not start: $(cat "$(bg_log p
 status=0
 run_timeout 60 ip netns exec "$NS_US" "$USTACK" run --if "$US_IF" --ip "$US_IP/$NET_PREFIX" \
     -- "$py" "$T_TMP/client.py" "$PEER_IP" "$T_TMP/blob" >"$T_TMP/out" 2>"$T_TMP/err" || status=$?
-while read -r word name rest; do
-    case $word in
-    ok) pass "$name" ;;
-    FAIL) fail "${name%:}" "$rest" || true ;;
-    esac
-done <"$T_TMP/out"
-grep -q '^done$' "$T_TMP/out" || fail client_completed "exit $status: $(head -c 600 "$T_TMP/err")" || true
-[[ -s $T_TMP/err ]] && { info "client stderr:"; sed 's/^/#   /' "$T_TMP/err" | head -n 20; }
+program_checks client_completed "$status" "$T_TMP/out" "$T_TMP/err"
 
 # ustack as the server, a kernel client on the peer
 ustack_bg server "$py" "$T_TMP/server.py"

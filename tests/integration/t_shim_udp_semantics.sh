@@ -202,12 +202,5 @@ wait_port_peer "$port" udp 10 || die "echo server did not start: $(cat "$(bg_log
 status=0
 run_timeout 60 ip netns exec "$NS_US" "$USTACK" run --if "$US_IF" --ip "$US_IP/$NET_PREFIX" \
     -- "$py" "$T_TMP/semantics.py" "$PEER_IP" "$port" >"$T_TMP/out" 2>"$T_TMP/err" || status=$?
-while read -r word name rest; do
-    case $word in
-    ok) pass "$name" ;;
-    FAIL) fail "${name%:}" "$rest" || true ;;
-    esac
-done <"$T_TMP/out"
-grep -q '^done$' "$T_TMP/out" || fail program_completed "exit $status: $(head -c 600 "$T_TMP/err")" || true
-[[ -s $T_TMP/err ]] && { info "stderr:"; sed 's/^/#   /' "$T_TMP/err" | head -n 20; }
+program_checks program_completed "$status" "$T_TMP/out" "$T_TMP/err"
 finish

@@ -82,6 +82,22 @@ expect_eq() {
     fi
 }
 
+# program_checks NAME STATUS OUT ERR: a checking program printed one line per check into OUT
+# ("ok NAME" or "FAIL NAME: why") and "done" at its end; report each check, then NAME as failed
+# unless it completed (STATUS is its exit status), and show its stderr.
+program_checks() {
+    local completed=$1 status=$2 out=$3 err=$4 word name rest
+    while read -r word name rest; do
+        case $word in
+        ok) pass "$name" ;;
+        FAIL) fail "${name%:}" "$rest" || true ;;
+        esac
+    done <"$out"
+    grep -q '^done$' "$out" || fail "$completed" "exit $status: $(head -c 600 "$err")" || true
+    [[ -s $err ]] && { info "stderr:"; sed 's/^/#   /' "$err" | head -n 20; }
+    return 0
+}
+
 finish() {
     if ((T_FAILED > 0)); then exit 1; fi
     exit 0
