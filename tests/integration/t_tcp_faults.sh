@@ -53,13 +53,7 @@ net_adopt "$RELAY_NS_PEER" "$RELAY_NS_US"
 if [[ ${TCP_OVER_KERNEL:-0} == 1 ]]; then relay_offloads_off "$RELAY_NS_US" us0; fi
 tcp_net_ready
 
-mkdir -p "$T_TMP/www"
-down=$(tcp_gen www/down.bin "$size" 601)
-up=$(tcp_gen up.bin "$size" 602)
-down_sha=$(tcp_sha "$down")
-up_want="$(tcp_sha "$up") $(stat -c %s "$up")"
-tcp_nginx_start "$T_TMP/www"
-tcp_sink_start "$sink_port"
+tcp_updown_start "$size" 601 602 "$sink_port"
 
 # srtt_ms LOG: the last traced SRTT
 srtt_ms() {

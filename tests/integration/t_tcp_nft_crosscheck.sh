@@ -63,13 +63,7 @@ in_peer ip link set "$sink_if" up || die "could not set $sink_if up"
 tcp_net_ready
 info "$(nft --version)"
 
-mkdir -p "$T_TMP/www"
-down=$(tcp_gen www/down.bin "$size" 701)
-up=$(tcp_gen up.bin "$size" 702)
-down_sha=$(tcp_sha "$down")
-up_want="$(tcp_sha "$up") $(stat -c %s "$up")"
-tcp_nginx_start "$T_TMP/www"
-tcp_sink_start "$sink_port"
+tcp_updown_start "$size" 701 702 "$sink_port"
 
 # nft_rules CELL: install the cell's rules in the peer namespace (old ones removed first, so
 # the counters are the cell's own).

@@ -231,3 +231,16 @@ tcp_trace_has_dup_data_in() {
         dup && $2 == "out" && $3 ~ /\./ {f = 1; exit}
         END {exit !f}' "$1"
 }
+
+# tcp_updown_start SIZE DOWN_SEED UP_SEED SINK_PORT: the two-way transfer fixture — a download
+# file served by nginx and an upload file for the POST digest sink on SINK_PORT. Sets down, up,
+# down_sha and up_want (the sink's "sha256 size" reply).
+tcp_updown_start() {
+    mkdir -p "$T_TMP/www"
+    down=$(tcp_gen www/down.bin "$1" "$2")
+    up=$(tcp_gen up.bin "$1" "$3")
+    down_sha=$(tcp_sha "$down")
+    up_want="$(tcp_sha "$up") $(stat -c %s "$up")"
+    tcp_nginx_start "$T_TMP/www"
+    tcp_sink_start "$4"
+}
